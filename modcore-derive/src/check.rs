@@ -1,0 +1,108 @@
+//! Cross-field rules, checked after parsing and before generation (which never re-validates).
+//!
+//! Rules that need type information (is this field's type a member? is a `#[buffer]` field a
+//! buffer? is a name reserved?) are checked by the compiler on assertions `expand` emits.
+
+use std::collections::HashMap;
+
+use syn::GenericParam;
+
+use crate::ast::{Input, Role};
+use crate::ctxt::Ctxt;
+
+pub fn check(cx: &Ctxt, input: &Input) {
+    check_core(cx, input);
+    check_generics(cx, input);
+    check_field_attrs(cx, input);
+    check_names(cx, input);
+}
+
+/// Exactly one `ModuleCore` field: the compile-time form of PyTorch's
+/// "cannot assign module before Module.__init__() call".
+fn check_core(cx: &Ctxt, input: &Input) {
+    let mut cores = input.core_fields();
+    if cores.next().is_none() {
+        cx.error_spanned_by(
+            input.ident,
+            "expected exactly one `ModuleCore` field: without it the module has no state to \
+             register members in (PyTorch: cannot assign module before Module.__init__() call)",
+        );
+    }
+    for extra in cores {
+        cx.error_spanned_by(
+            extra.ty,
+            "expected exactly one `ModuleCore` field, found another",
+        );
+    }
+}
+
+/// Modules are `'static` (they are `Any`, and may be boxed as `dyn Module<T>`).
+fn check_generics(cx: &Ctxt, input: &Input) {
+    for param in &input.generics.params {
+        if let GenericParam::Lifetime(lifetime) = param {
+            cx.error_spanned_by(
+                lifetime,
+                "modules must be 'static: a module cannot borrow, remove the lifetime parameter",
+            );
+        }
+    }
+}
+
+fn check_field_attrs(cx: &Ctxt, input: &Input) {
+    for field in &input.fields {
+        let attrs = &field.attrs;
+        match field.role {
+            Role::Core if attrs.any() => cx.error_spanned_by(
+                &field.original.attrs[0],
+                "the `ModuleCore` field takes no module or buffer attributes",
+            ),
+            Role::Skip => {
+                if let (Some(skip), Some(_)) = (&attrs.skip, &attrs.rename) {
+                    cx.error_spanned_by(skip, "`skip` and `rename` cannot be combined: a skipped field has no name");
+                }
+                if let (Some(skip), Some(_)) = (&attrs.skip, &attrs.persistent) {
+                    cx.error_spanned_by(skip, "`#[module(skip)]` and `#[buffer(...)]` cannot be combined: a skipped field is not a buffer");
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Member names: non-empty, no `.`, unique among members and plain fields.
+fn check_names(cx: &Ctxt, input: &Input) {
+    let mut seen: HashMap<&str, &crate::ast::Field> = HashMap::new();
+    for field in &input.fields {
+        if field.role == Role::Member {
+            let span_tokens = match &field.attrs.rename {
+                Some(rename) => quote::quote!(#rename),
+                None => {
+                    let member = &field.member;
+                    quote::quote!(#member)
+                }
+            };
+            if field.name.is_empty() {
+                cx.error_spanned_by(&span_tokens, "member name can't be empty string \"\"");
+                continue;
+            }
+            if field.name.contains('.') {
+                cx.error_spanned_by(&span_tokens, "member name can't contain \".\"");
+                continue;
+            }
+        }
+        if field.name.is_empty() {
+            continue;
+        }
+        if let Some(previous) = seen.insert(&field.name, field) {
+            let tokens = match (&field.attrs.rename, &previous.attrs.rename) {
+                (Some(rename), _) => quote::quote!(#rename),
+                (None, Some(rename)) => quote::quote!(#rename),
+                (None, None) => {
+                    let member = &field.member;
+                    quote::quote!(#member)
+                }
+            };
+            cx.error_spanned_by(tokens, format!("duplicate member name `{}`", field.name));
+        }
+    }
+}

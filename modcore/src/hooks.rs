@@ -1,0 +1,318 @@
+//! Hook storage: ordered hook dictionaries, PyTorch's process-wide hook ids, and
+//! [`RemovableHandle`].
+//!
+//! A module's hooks live in one [`HookTable`], allocated the first time a hook is registered.
+//! Each kind of hook has its own insertion-ordered dictionary (id → hook), so `prepend` can
+//! move a new hook to the front, as PyTorch's `OrderedDict.move_to_end(last=False)` does.
+//! PyTorch keeps the `with_kwargs` and `always_call` flags of forward hooks in side
+//! dictionaries keyed by the same id; here they are stored with the hook itself, so removing a
+//! hook can never leave a flag behind (PyTorch leaks the global `with_kwargs` flag).
+//! The side dictionaries remain observable through [`HookTable::ids_with`].
+//!
+//! Hooks are stored type-erased (`Arc<dyn Any + Send + Sync>`); the code that runs a kind of
+//! hook knows its signature and downcasts. Every loop over hooks runs on a snapshot taken under
+//! the lock and released before the first hook is called, so hooks may register or remove
+//! hooks (of any kind, on any module) without deadlock, and a panicking hook leaves the table
+//! usable.
+
+use std::any::Any;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+
+use indexmap::IndexMap;
+
+use crate::Error;
+
+/// The kinds of hook dictionaries a module (or the process) keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HookKind {
+    /// `_backward_pre_hooks` (full backward pre-hooks).
+    BackwardPre,
+    /// `_backward_hooks` (legacy or full backward hooks, never both).
+    Backward,
+    /// `_forward_pre_hooks`.
+    ForwardPre,
+    /// `_forward_hooks`.
+    Forward,
+    /// `_state_dict_pre_hooks`.
+    StateDictPre,
+    /// `_state_dict_hooks` (state-dict post-hooks).
+    StateDict,
+    /// `_load_state_dict_pre_hooks`.
+    LoadStateDictPre,
+    /// `_load_state_dict_post_hooks`.
+    LoadStateDictPost,
+    /// The global parameter-registration hooks.
+    ParameterRegistration,
+    /// The global buffer-registration hooks.
+    BufferRegistration,
+    /// The global module-registration hooks.
+    ModuleRegistration,
+}
+
+impl HookKind {
+    const COUNT: usize = 11;
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A flag stored with a hook: PyTorch's side dictionaries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HookFlag {
+    /// `_forward_hooks_with_kwargs` / `_forward_pre_hooks_with_kwargs`.
+    WithKwargs,
+    /// `_forward_hooks_always_called`.
+    AlwaysCall,
+}
+
+/// How a hook is registered.
+///
+/// ```
+/// use modcore::HookOptions;
+/// let o = HookOptions::default().prepend().with_kwargs();
+/// assert!(o.prepend && o.with_kwargs && !o.always_call);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HookOptions {
+    /// Put the hook before every hook already in its dictionary.
+    pub prepend: bool,
+    /// The hook takes keyword arguments.
+    pub with_kwargs: bool,
+    /// The hook runs even when `forward` fails.
+    pub always_call: bool,
+}
+
+impl HookOptions {
+    /// Sets `prepend`.
+    pub fn prepend(mut self) -> Self {
+        self.prepend = true;
+        self
+    }
+
+    /// Sets `with_kwargs`.
+    pub fn with_kwargs(mut self) -> Self {
+        self.with_kwargs = true;
+        self
+    }
+
+    /// Sets `always_call`.
+    pub fn always_call(mut self) -> Self {
+        self.always_call = true;
+        self
+    }
+}
+
+/// A stored hook: the callable, type-erased, and its flags.
+#[derive(Clone)]
+pub struct HookEntry {
+    /// The hook; its concrete type depends on the [`HookKind`].
+    pub hook: Arc<dyn Any + Send + Sync>,
+    /// Registered with `with_kwargs`.
+    pub with_kwargs: bool,
+    /// Registered with `always_call`.
+    pub always_call: bool,
+}
+
+/// PyTorch's `RemovableHandle.next_id`: one counter for every hook of every kind, never reused.
+static NEXT_HOOK_ID: AtomicU64 = AtomicU64::new(0);
+
+/// The hook dictionaries of one module, or of the process.
+#[derive(Default)]
+pub struct HookTable {
+    dicts: [IndexMap<u64, HookEntry>; HookKind::COUNT],
+    /// `_is_full_backward_hook`: `None` until a backward hook is registered, then sticky.
+    is_full_backward_hook: Option<bool>,
+}
+
+impl HookTable {
+    /// The ids in `kind`'s dictionary, in firing order.
+    pub fn ids(&self, kind: HookKind) -> Vec<u64> {
+        self.dicts[kind.index()].keys().copied().collect()
+    }
+
+    /// The ids in `kind`'s dictionary that carry `flag` (PyTorch's side dictionaries).
+    pub fn ids_with(&self, kind: HookKind, flag: HookFlag) -> Vec<u64> {
+        self.dicts[kind.index()]
+            .iter()
+            .filter(|(_, e)| match flag {
+                HookFlag::WithKwargs => e.with_kwargs,
+                HookFlag::AlwaysCall => e.always_call,
+            })
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// The number of hooks of `kind`.
+    pub fn len(&self, kind: HookKind) -> usize {
+        self.dicts[kind.index()].len()
+    }
+
+    /// Whether no hook of any kind is stored.
+    pub fn is_empty(&self) -> bool {
+        self.dicts.iter().all(IndexMap::is_empty)
+    }
+
+    /// A snapshot of `kind`'s hooks in firing order, taken so hooks can run without the lock.
+    pub fn snapshot(&self, kind: HookKind) -> Vec<(u64, HookEntry)> {
+        self.dicts[kind.index()]
+            .iter()
+            .map(|(id, e)| (*id, e.clone()))
+            .collect()
+    }
+
+    /// PyTorch's `_is_full_backward_hook` tri-state.
+    pub fn is_full_backward_hook(&self) -> Option<bool> {
+        self.is_full_backward_hook
+    }
+}
+
+/// A shared, lockable [`HookTable`]; handles keep a weak reference to it.
+#[derive(Clone, Default)]
+pub struct HookRegistry {
+    table: Arc<Mutex<HookTable>>,
+}
+
+impl HookRegistry {
+    /// Locks the table. A hook that panicked elsewhere never poisons it for good: hooks run
+    /// outside the lock, and a poisoned lock is recovered.
+    pub fn lock(&self) -> MutexGuard<'_, HookTable> {
+        self.table.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Stores `hook` under a fresh process-wide id and returns the handle that removes it.
+    pub fn register(
+        &self,
+        kind: HookKind,
+        hook: Arc<dyn Any + Send + Sync>,
+        options: HookOptions,
+    ) -> RemovableHandle {
+        let id = NEXT_HOOK_ID.fetch_add(1, Ordering::Relaxed);
+        let mut table = self.lock();
+        let dict = &mut table.dicts[kind.index()];
+        dict.insert(
+            id,
+            HookEntry {
+                hook,
+                with_kwargs: options.with_kwargs,
+                always_call: options.always_call,
+            },
+        );
+        if options.prepend {
+            let last = dict.len() - 1;
+            dict.move_index(last, 0);
+        }
+        RemovableHandle {
+            id,
+            kind,
+            table: Arc::downgrade(&self.table),
+        }
+    }
+
+    /// Records which kind of backward hook this registry holds: legacy (`full = false`) or full.
+    /// The choice is sticky, as in PyTorch: once made, the other kind is refused even after
+    /// every backward hook was removed.
+    pub fn claim_backward_kind(&self, full: bool, scope: &'static str) -> Result<(), Error> {
+        let mut table = self.lock();
+        match table.is_full_backward_hook {
+            Some(held) if held != full => Err(Error::MixedBackwardHooks { scope }),
+            _ => {
+                table.is_full_backward_hook = Some(full);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Removes the hook it was returned for: PyTorch's `torch.utils.hooks.RemovableHandle`.
+///
+/// Removal is idempotent, and harmless after the module is gone (the handle only holds a weak
+/// reference). Dropping a handle does *not* remove the hook, as in PyTorch; use
+/// [`RemovableHandle::guard`] for PyTorch's `with handle:` form.
+///
+/// ```
+/// use modcore::{HookKind, HookOptions, ModuleCore};
+/// use std::sync::Arc;
+///
+/// let core = ModuleCore::new();
+/// let handle = core.hooks().register(HookKind::Forward, Arc::new(()), HookOptions::default());
+/// assert_eq!(handle.dict_len(), Some(1));
+/// handle.remove();
+/// handle.remove(); // harmless
+/// assert_eq!(handle.dict_len(), Some(0));
+/// ```
+#[derive(Debug)]
+#[must_use = "a hook can only be removed through its handle"]
+pub struct RemovableHandle {
+    id: u64,
+    kind: HookKind,
+    table: Weak<Mutex<HookTable>>,
+}
+
+impl RemovableHandle {
+    /// The process-wide id of the hook.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The dictionary the hook was added to.
+    pub fn kind(&self) -> HookKind {
+        self.kind
+    }
+
+    /// Removes the hook (and its flags). Does nothing if it is already gone.
+    pub fn remove(&self) {
+        if let Some(table) = self.table.upgrade() {
+            let mut table = table.lock().unwrap_or_else(PoisonError::into_inner);
+            table.dicts[self.kind.index()].shift_remove(&self.id);
+        }
+    }
+
+    /// The number of hooks in the dictionary this hook was added to, or `None` if its module
+    /// is gone (PyTorch's `len(handle.hooks_dict_ref())`).
+    pub fn dict_len(&self) -> Option<usize> {
+        let table = self.table.upgrade()?;
+        let table = table.lock().unwrap_or_else(PoisonError::into_inner);
+        Some(table.len(self.kind))
+    }
+
+    /// A guard that removes the hook when dropped: PyTorch's `with module.register_…(h):`.
+    pub fn guard(self) -> HookGuard {
+        HookGuard(self)
+    }
+}
+
+/// Removes its hook when dropped. Made by [`RemovableHandle::guard`].
+#[derive(Debug)]
+#[must_use = "the hook is removed as soon as the guard is dropped"]
+pub struct HookGuard(RemovableHandle);
+
+impl HookGuard {
+    /// The handle inside.
+    pub fn handle(&self) -> &RemovableHandle {
+        &self.0
+    }
+}
+
+impl Drop for HookGuard {
+    fn drop(&mut self) {
+        self.0.remove();
+    }
+}
+
+impl std::fmt::Debug for HookTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HookTable")
+            .field("hooks", &self.dicts.iter().map(IndexMap::len).sum::<usize>())
+            .field("is_full_backward_hook", &self.is_full_backward_hook)
+            .finish()
+    }
+}
+
+/// The process-wide hooks: PyTorch's `_global_*_hooks` dictionaries in
+/// `torch.nn.modules.module`, shared by every module of every tensor type.
+pub fn global_hooks() -> &'static HookRegistry {
+    static GLOBAL: std::sync::OnceLock<HookRegistry> = std::sync::OnceLock::new();
+    GLOBAL.get_or_init(HookRegistry::default)
+}

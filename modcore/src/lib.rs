@@ -1,0 +1,156 @@
+//! # modcore
+//!
+//! PyTorch's `nn.Module` bookkeeping for Rust. `#[derive(Module)]` reads a struct's fields at
+//! compile time and turns its parameters, buffers and submodules into a static registration
+//! table; the runtime gives the tree PyTorch's API: named traversal, lookup by dotted path,
+//! `getattr`/`setattr` semantics with PyTorch's errors, run-time registration, hook storage,
+//! and `train`/`eval`. Names, order and error text are PyTorch's wherever a user can see them.
+//!
+//! ```
+//! # #[cfg(feature = "ndarray")] {
+//! use modcore::{Buffer, Module, ModuleCore, Parameter};
+//! use ndarray::{ArcArray, IxDyn};
+//!
+//! type Tensor = ArcArray<f32, IxDyn>;
+//! fn zeros(shape: &[usize]) -> Tensor { Tensor::zeros(IxDyn(shape)) }
+//!
+//! #[derive(Module)]
+//! struct Linear {
+//!     core: ModuleCore,
+//!     weight: Parameter<Tensor>,
+//!     bias: Option<Parameter<Tensor>>,
+//! }
+//!
+//! #[derive(Module)]
+//! struct Block {
+//!     core: ModuleCore,
+//!     fc: Linear,
+//!     #[buffer(persistent = false)]
+//!     mask: Buffer<Tensor>,
+//!     #[module(skip)]
+//!     eps: f64,
+//! }
+//!
+//! let mut block = Block {
+//!     core: ModuleCore::new(),
+//!     fc: Linear { core: ModuleCore::new(), weight: Parameter::new(zeros(&[2, 2])), bias: None },
+//!     mask: Buffer::new(zeros(&[2])),
+//!     eps: 1e-5,
+//! };
+//! let names: Vec<_> = block.named_parameters().into_iter().map(|(n, _)| n).collect();
+//! assert_eq!(names, ["fc.weight"]); // a None bias is kept as an attribute, skipped here
+//! assert_eq!(block.non_persistent_buffers(), ["mask"]);
+//! block.eval();
+//! assert!(!block.fc.is_training());
+//! # }
+//! ```
+//!
+//! ## PyTorch names and modcore names
+//!
+//! | PyTorch                                   | modcore                                             |
+//! |-------------------------------------------|-----------------------------------------------------|
+//! | `class Net(nn.Module)` + `__init__`       | `#[derive(Module)] struct Net { core: ModuleCore, … }` |
+//! | `nn.Parameter`, `nn.Buffer`               | [`Parameter`], [`Buffer`]                           |
+//! | `self.bias = None` (kept as an entry)     | `bias: Option<Parameter<T>>` holding `None`         |
+//! | `nn.ModuleList` / `ParameterList` field   | `Vec<M>`, `[M; N]` (flattened: `layers.0.weight`)   |
+//! | `nn.ModuleDict` field                     | `IndexMap<String, M>`, `BTreeMap<String, M>`        |
+//! | heterogeneous submodule                   | `Box<dyn Module<T>>`                                |
+//! | `register_buffer(name, t, persistent=False)` | `#[buffer(persistent = false)]`, or [`Module::register_buffer`] |
+//! | `getattr` / `setattr` / `delattr` / `dir` | [`Module::get_attr`], [`Module::set_attr`], [`Module::del_attr`], [`Module::dir`] |
+//! | `AttributeError`                          | [`AttributeError`], with a "Did you mean" hint       |
+//! | `torch.utils.hooks.RemovableHandle`       | [`RemovableHandle`]                                 |
+//! | `register_module_*_registration_hook`     | [`register_module_parameter_registration_hook`] and siblings |
+//!
+//! ## Tensor backends
+//!
+//! modcore works with any type implementing [`Tensor`]. With feature `candle`, `candle_core::Tensor`
+//! implements it; with feature `ndarray`, `ArcArray<A, IxDyn>` and `ArrayD<A>` do.
+//!
+//! ## Deliberate differences from PyTorch
+//!
+//! - Misuses Rust can see are compile errors: a struct without a `ModuleCore` field (PyTorch's
+//!   "cannot assign module before Module.__init__() call"), a field that is neither a member nor
+//!   `#[module(skip)]`, a member named `training` or `forward`, a name with a `.`.
+//! - Declared members keep their kind and type; run-time registration covers the dynamic cases.
+//! - Modules are owned by their parent, so a module appears once in the tree; parameters and
+//!   buffers can be shared (tied) by cloning their handles.
+//! - See the `attrs` rules on [`Module::set_attr`] for the attribute protocol's details.
+
+#![forbid(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+mod attrs;
+mod buffer;
+mod module_core;
+mod error;
+mod hooks;
+mod lazy;
+mod member;
+mod module;
+mod parameter;
+mod paths;
+mod registration;
+mod registry;
+mod table;
+mod tensor;
+mod traversal;
+
+/// Tensor backends.
+pub mod backend;
+
+pub use crate::attrs::RESERVED_NAMES;
+pub use crate::buffer::Buffer;
+pub use crate::module_core::ModuleCore;
+pub use crate::error::{AttributeError, Error, PythonType};
+pub use crate::hooks::{
+    global_hooks, HookEntry, HookFlag, HookGuard, HookKind, HookOptions, HookRegistry, HookTable,
+    RemovableHandle,
+};
+pub use crate::member::{Attr, AttrMut, Collection, Member, MemberAccess, Value};
+pub use crate::module::Module;
+pub use crate::parameter::Parameter;
+pub use crate::registration::{
+    register_module_buffer_registration_hook, register_module_module_registration_hook,
+    register_module_parameter_registration_hook,
+};
+pub use crate::table::{MemberInfo, MemberKind};
+pub use crate::tensor::{DType, Tensor};
+
+/// `#[derive(Module)]`: see the [crate docs](crate) and [`Module`].
+pub use modcore_derive::Module;
+
+/// What code generated by `#[derive(Module)]` uses. Not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::attrs::is_reserved;
+    pub use crate::member::module_from_value;
+    pub use crate::member::{push_index, push_segment};
+    pub use ::core::any::Any;
+    pub use ::std::boxed::Box;
+    pub use ::std::string::String;
+
+    /// The stub `Module` body emitted when `#[derive(Module)]` fails, so that the one real error
+    /// is not buried under "trait not implemented" errors.
+    #[macro_export]
+    #[doc(hidden)]
+    macro_rules! __module_fallback_body {
+        ($krate:path, $T:ty) => {
+            fn core(&self) -> &$krate::ModuleCore { ::core::unreachable!() }
+            fn core_mut(&mut self) -> &mut $krate::ModuleCore { ::core::unreachable!() }
+            fn type_name(&self) -> &'static str { ::core::unreachable!() }
+            fn qualified_type_name(&self) -> &'static str { ::core::unreachable!() }
+            fn members(&self) -> &'static [$krate::MemberInfo] { ::core::unreachable!() }
+            fn plain_fields(&self) -> &'static [&'static str] { ::core::unreachable!() }
+            fn declared_attr(&self, _: &str) -> ::core::option::Option<$krate::Attr<'_, $T>> { ::core::unreachable!() }
+            fn declared_attr_mut(&mut self, _: &str) -> ::core::option::Option<$krate::AttrMut<'_, $T>> { ::core::unreachable!() }
+            fn assign_declared(&mut self, _: &str, _: $krate::Value<$T>) -> ::core::option::Option<::core::result::Result<(), $krate::__private::String>> { ::core::unreachable!() }
+            fn visit_declared<'__a>(&'__a self, _: $krate::MemberKind, _: &mut $krate::__private::String, _: &mut dyn ::core::ops::FnMut(&mut $krate::__private::String, $krate::Attr<'__a, $T>)) { ::core::unreachable!() }
+            fn visit_declared_mut(&mut self, _: $krate::MemberKind, _: &mut $krate::__private::String, _: &mut dyn ::core::ops::FnMut(&mut $krate::__private::String, $krate::AttrMut<'_, $T>)) { ::core::unreachable!() }
+            fn as_dyn(&self) -> &dyn $krate::Module<$T> { ::core::unreachable!() }
+            fn as_dyn_mut(&mut self) -> &mut dyn $krate::Module<$T> { ::core::unreachable!() }
+            fn as_any(&self) -> &dyn $krate::__private::Any { ::core::unreachable!() }
+            fn as_any_mut(&mut self) -> &mut dyn $krate::__private::Any { ::core::unreachable!() }
+            fn into_any(self: $krate::__private::Box<Self>) -> $krate::__private::Box<dyn $krate::__private::Any> { ::core::unreachable!() }
+        };
+    }
+}

@@ -1,0 +1,440 @@
+//! The [`Module`] trait: PyTorch's `nn.Module` API under Rust names.
+
+use std::any::Any;
+
+use crate::member::{Attr, AttrMut, Value};
+use crate::{attrs, paths, traversal};
+use crate::{AttributeError, Buffer, Error, MemberInfo, MemberKind, ModuleCore, Parameter, Tensor};
+
+/// A module: a node of a model's tree, holding parameters, buffers and submodules.
+///
+/// Implement it with `#[derive(Module)]`; the derive writes the hidden methods (the static
+/// registration table and `match`-based lookups of the declared members), and every other method
+/// is PyTorch's API, provided here. The trait is object safe: `Box<dyn Module<T>>` and
+/// `&dyn Module<T>` work, and a module of any type can hold others as `Box<dyn Module<T>>`.
+///
+/// `T` is the tensor type. A module without parameters or buffers of a concrete tensor type
+/// (`ReLU`, say) is a `Module<T>` for every `T`.
+///
+/// Order and names are PyTorch's: declared members in declaration order, then members registered
+/// at run time in insertion order; nested names joined with `.`.
+///
+/// | PyTorch                                   | modcore                                      |
+/// |-------------------------------------------|----------------------------------------------|
+/// | `named_parameters(prefix, recurse, remove_duplicate)` | [`named_parameters`](Module::named_parameters), [`named_parameters_with`](Module::named_parameters_with) |
+/// | `named_buffers`, `buffers`, `parameters`  | the same names                                |
+/// | `named_children`, `children`, `named_modules`, `modules` | the same names                  |
+/// | `get_submodule`, `get_parameter`, `get_buffer`, `set_submodule` | the same names           |
+/// | `getattr`, `setattr`, `delattr`, `hasattr`, `dir` | [`get_attr`](Module::get_attr), [`set_attr`](Module::set_attr), [`del_attr`](Module::del_attr), [`has_attr`](Module::has_attr), [`dir`](Module::dir) |
+/// | `register_parameter`, `register_buffer`, `add_module`/`register_module` | the same names (`register_module`) |
+/// | `apply`, `train`, `eval`, `training`, `requires_grad_` | the same names; `training` is [`is_training`](Module::is_training) |
+///
+/// ```
+/// # #[cfg(feature = "ndarray")] {
+/// use modcore::{Buffer, Module, ModuleCore, Parameter};
+/// use ndarray::{ArcArray, IxDyn};
+/// type T = ArcArray<f32, IxDyn>;
+/// fn zeros(shape: &[usize]) -> T { T::zeros(IxDyn(shape)) }
+///
+/// #[derive(Module)]
+/// struct Linear {
+///     core: ModuleCore,
+///     weight: Parameter<T>,
+///     bias: Option<Parameter<T>>,
+/// }
+///
+/// #[derive(Module)]
+/// struct Net {
+///     core: ModuleCore,
+///     fc1: Linear,
+///     fc2: Linear,
+///     scale: Parameter<T>,
+/// }
+///
+/// let linear = |bias: bool| Linear {
+///     core: ModuleCore::new(),
+///     weight: Parameter::new(zeros(&[4, 4])),
+///     bias: bias.then(|| Parameter::new(zeros(&[4]))),
+/// };
+/// let mut net = Net { core: ModuleCore::new(), fc1: linear(true), fc2: linear(false), scale: Parameter::new(zeros(&[])) };
+///
+/// let names: Vec<String> = net.named_parameters().into_iter().map(|(n, _)| n).collect();
+/// assert_eq!(names, ["scale", "fc1.weight", "fc1.bias", "fc2.weight"]);
+///
+/// net.register_buffer("steps", Some(zeros(&[1])), true).unwrap();
+/// assert_eq!(net.get_submodule("fc2").unwrap().type_name(), "Linear");
+/// assert_eq!(
+///     net.get_attr("fc3").unwrap_err().to_string(),
+///     "'Net' object has no attribute 'fc3'. Did you mean: 'fc1'?"
+/// );
+/// net.eval();
+/// assert!(!net.fc1.is_training());
+/// # }
+/// ```
+pub trait Module<T: Tensor>: Any + Send + Sync {
+    // ---- written by #[derive(Module)] -------------------------------------------------------
+
+    /// The module's [`ModuleCore`].
+    fn core(&self) -> &ModuleCore;
+
+    /// The module's [`ModuleCore`], mutably.
+    fn core_mut(&mut self) -> &mut ModuleCore;
+
+    /// The unqualified type name (`Net`), as PyTorch's `type(self).__name__`.
+    fn type_name(&self) -> &'static str;
+
+    /// The qualified type name (`my_crate::Net`), as PyTorch's `typename` shows a module.
+    fn qualified_type_name(&self) -> &'static str;
+
+    /// The static registration table: every declared member, in declaration order.
+    fn members(&self) -> &'static [MemberInfo];
+
+    /// The names of declared plain fields (the `ModuleCore` and `#[module(skip)]` fields).
+    #[doc(hidden)]
+    fn plain_fields(&self) -> &'static [&'static str];
+
+    /// The declared member called `name`.
+    #[doc(hidden)]
+    fn declared_attr(&self, name: &str) -> Option<Attr<'_, T>>;
+
+    /// The declared member called `name`, mutably.
+    #[doc(hidden)]
+    fn declared_attr_mut(&mut self, name: &str) -> Option<AttrMut<'_, T>>;
+
+    /// Assigns the declared member called `name`; `None` if there is none, `Some(Err(type))`
+    /// with the value's type name if the value does not fit the field.
+    #[doc(hidden)]
+    fn assign_declared(&mut self, name: &str, value: Value<T>) -> Option<Result<(), String>>;
+
+    /// Calls `f` for each entry of the declared members of `kind`, in declaration order.
+    #[doc(hidden)]
+    fn visit_declared<'a>(
+        &'a self,
+        kind: MemberKind,
+        path: &mut String,
+        f: &mut dyn FnMut(&mut String, Attr<'a, T>),
+    );
+
+    /// Calls `f` for each entry of the declared members of `kind`, mutably.
+    #[doc(hidden)]
+    fn visit_declared_mut(
+        &mut self,
+        kind: MemberKind,
+        path: &mut String,
+        f: &mut dyn FnMut(&mut String, AttrMut<'_, T>),
+    );
+
+    /// `self` as a trait object.
+    #[doc(hidden)]
+    fn as_dyn(&self) -> &dyn Module<T>;
+
+    /// `self` as a mutable trait object.
+    #[doc(hidden)]
+    fn as_dyn_mut(&mut self) -> &mut dyn Module<T>;
+
+    /// `self` as `Any`, for downcasting.
+    #[doc(hidden)]
+    fn as_any(&self) -> &dyn Any;
+
+    /// `self` as mutable `Any`, for downcasting.
+    #[doc(hidden)]
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+
+    /// The boxed module as `Box<dyn Any>`, for downcasting.
+    #[doc(hidden)]
+    fn into_any(self: Box<Self>) -> Box<dyn Any>;
+
+    // ---- members of this module ---------------------------------------------------------------
+
+    /// Calls `f` for each of this module's own entries of `kind` (declared, then registered at
+    /// run time), including `None` entries, with the entry's name appended to `path`.
+    /// The allocation-free primitive every traversal is built on.
+    fn visit_members<'a>(
+        &'a self,
+        kind: MemberKind,
+        path: &mut String,
+        f: &mut dyn FnMut(&mut String, Attr<'a, T>),
+    ) {
+        traversal::visit_members(self.as_dyn(), kind, path, f)
+    }
+
+    /// Calls `f` for each of this module's own entries of `kind`, mutably.
+    fn visit_members_mut(
+        &mut self,
+        kind: MemberKind,
+        path: &mut String,
+        f: &mut dyn FnMut(&mut String, AttrMut<'_, T>),
+    ) {
+        traversal::visit_members_mut(self.as_dyn_mut(), kind, path, f)
+    }
+
+    /// The names of this module's own non-persistent buffers (PyTorch's
+    /// `_non_persistent_buffers_set`), declared ones first.
+    fn non_persistent_buffers(&self) -> Vec<String> {
+        traversal::non_persistent_buffers(self.as_dyn())
+    }
+
+    // ---- traversal ---------------------------------------------------------------------------
+
+    /// The direct submodules with their names, skipping `None` entries.
+    fn named_children(&self) -> Vec<(String, &dyn Module<T>)> {
+        traversal::named_children(self.as_dyn())
+    }
+
+    /// The direct submodules, skipping `None` entries.
+    fn children(&self) -> Vec<&dyn Module<T>> {
+        self.named_children().into_iter().map(|(_, m)| m).collect()
+    }
+
+    /// Every module of the tree, pre-order, starting with `self` under the name `""`.
+    ///
+    /// Modules are owned by their parent, so a module appears once; PyTorch's
+    /// `remove_duplicate` has nothing to remove.
+    fn named_modules(&self) -> Vec<(String, &dyn Module<T>)> {
+        self.named_modules_with("")
+    }
+
+    /// [`named_modules`](Module::named_modules) with every name prefixed by `prefix`.
+    fn named_modules_with(&self, prefix: &str) -> Vec<(String, &dyn Module<T>)> {
+        traversal::named_modules(self.as_dyn(), prefix)
+    }
+
+    /// Every module of the tree, pre-order, starting with `self`.
+    fn modules(&self) -> Vec<&dyn Module<T>> {
+        self.named_modules().into_iter().map(|(_, m)| m).collect()
+    }
+
+    /// Every parameter of the tree with its dotted name; a tied parameter once, under its first
+    /// name; `None` entries skipped.
+    fn named_parameters(&self) -> Vec<(String, &Parameter<T>)> {
+        self.named_parameters_with("", true, true)
+    }
+
+    /// PyTorch's `named_parameters(prefix, recurse, remove_duplicate)`.
+    fn named_parameters_with(
+        &self,
+        prefix: &str,
+        recurse: bool,
+        remove_duplicate: bool,
+    ) -> Vec<(String, &Parameter<T>)> {
+        let mut out = Vec::new();
+        self.visit_parameters(prefix, recurse, remove_duplicate, &mut |name, p| {
+            out.push((name.to_owned(), p))
+        });
+        out
+    }
+
+    /// Every parameter of the tree, tied ones once.
+    fn parameters(&self) -> Vec<&Parameter<T>> {
+        let mut out = Vec::new();
+        self.visit_parameters("", true, true, &mut |_, p| out.push(p));
+        out
+    }
+
+    /// Calls `f` with each parameter and its name, in `named_parameters` order, without
+    /// allocating the names.
+    fn visit_parameters<'a>(
+        &'a self,
+        prefix: &str,
+        recurse: bool,
+        remove_duplicate: bool,
+        f: &mut dyn FnMut(&str, &'a Parameter<T>),
+    ) {
+        traversal::visit_parameters(self.as_dyn(), prefix, recurse, remove_duplicate, f)
+    }
+
+    /// Every buffer of the tree with its dotted name; a shared buffer once; `None` skipped.
+    fn named_buffers(&self) -> Vec<(String, &Buffer<T>)> {
+        self.named_buffers_with("", true, true)
+    }
+
+    /// PyTorch's `named_buffers(prefix, recurse, remove_duplicate)`.
+    fn named_buffers_with(
+        &self,
+        prefix: &str,
+        recurse: bool,
+        remove_duplicate: bool,
+    ) -> Vec<(String, &Buffer<T>)> {
+        let mut out = Vec::new();
+        self.visit_buffers(prefix, recurse, remove_duplicate, &mut |name, b| {
+            out.push((name.to_owned(), b))
+        });
+        out
+    }
+
+    /// Every buffer of the tree, shared ones once.
+    fn buffers(&self) -> Vec<&Buffer<T>> {
+        let mut out = Vec::new();
+        self.visit_buffers("", true, true, &mut |_, b| out.push(b));
+        out
+    }
+
+    /// Calls `f` with each buffer and its name, in `named_buffers` order.
+    fn visit_buffers<'a>(
+        &'a self,
+        prefix: &str,
+        recurse: bool,
+        remove_duplicate: bool,
+        f: &mut dyn FnMut(&str, &'a Buffer<T>),
+    ) {
+        traversal::visit_buffers(self.as_dyn(), prefix, recurse, remove_duplicate, f)
+    }
+
+    /// The number of scalars in the parameters of the tree, tied parameters counted once.
+    fn num_parameters(&self) -> usize {
+        let mut count = 0;
+        self.visit_parameters("", true, true, &mut |_, p| count += p.elem_count());
+        count
+    }
+
+    // ---- path lookup -------------------------------------------------------------------------
+
+    /// The submodule at a dotted path (`""` is `self`), with PyTorch's errors:
+    /// ``Net has no attribute `x` `` and `` `x` is not an nn.Module ``.
+    fn get_submodule(&self, target: &str) -> Result<&dyn Module<T>, Error> {
+        paths::get_submodule(self.as_dyn(), target)
+    }
+
+    /// The submodule at a dotted path, mutably.
+    fn get_submodule_mut(&mut self, target: &str) -> Result<&mut dyn Module<T>, Error> {
+        paths::get_submodule_mut(self.as_dyn_mut(), target)
+    }
+
+    /// The parameter at a dotted path, or `` `x` is not an nn.Parameter `` (also for `None`).
+    fn get_parameter(&self, target: &str) -> Result<&Parameter<T>, Error> {
+        paths::get_parameter(self.as_dyn(), target)
+    }
+
+    /// The buffer at a dotted path; `Ok(None)` for a buffer registered as `None` (as PyTorch
+    /// returns `None`), or `` `x` is not a buffer ``.
+    fn get_buffer(&self, target: &str) -> Result<Option<&Buffer<T>>, Error> {
+        paths::get_buffer(self.as_dyn(), target)
+    }
+
+    /// Replaces or (unless `strict`) creates the submodule at a dotted path, through
+    /// [`set_attr`](Module::set_attr) on its parent.
+    fn set_submodule(
+        &mut self,
+        target: &str,
+        module: Box<dyn Module<T>>,
+        strict: bool,
+    ) -> Result<(), Error> {
+        paths::set_submodule(self.as_dyn_mut(), target, module, strict)
+    }
+
+    // ---- the attribute protocol ----------------------------------------------------------------
+
+    /// PyTorch's `getattr` for members: parameters, buffers, modules (declared, then run-time),
+    /// or [`Attr::Plain`] for plain fields; else an [`AttributeError`] with a suggestion.
+    fn get_attr(&self, name: &str) -> Result<Attr<'_, T>, AttributeError> {
+        attrs::get_attr(self.as_dyn(), name)
+    }
+
+    /// [`get_attr`](Module::get_attr), mutably.
+    fn get_attr_mut(&mut self, name: &str) -> Result<AttrMut<'_, T>, AttributeError> {
+        attrs::get_attr_mut(self.as_dyn_mut(), name)
+    }
+
+    /// PyTorch's `hasattr`: a member, a plain field, or an attribute every module has
+    /// (`training`, `forward`, the `Module` methods).
+    fn has_attr(&self, name: &str) -> bool {
+        attrs::has_attr(self.as_dyn(), name)
+    }
+
+    /// PyTorch's `setattr`, routing the value by its kind exactly as `Module.__setattr__` does
+    /// (see [`Value`]); declared fields accept only values of their type.
+    fn set_attr(&mut self, name: &str, value: Value<T>) -> Result<(), Error> {
+        attrs::set_attr(self.as_dyn_mut(), name, value)
+    }
+
+    /// PyTorch's `delattr` for run-time members. Declared fields cannot be deleted.
+    fn del_attr(&mut self, name: &str) -> Result<(), Error> {
+        attrs::del_attr(self.as_dyn_mut(), name)
+    }
+
+    /// PyTorch's `dir()` restricted to members and fields: sorted, names starting with a digit
+    /// left out.
+    fn dir(&self) -> Vec<String> {
+        attrs::dir(self.as_dyn())
+    }
+
+    // ---- registration ------------------------------------------------------------------------
+
+    /// PyTorch's `register_parameter`: adds (or replaces) a parameter, `None` allowed.
+    fn register_parameter(&mut self, name: &str, param: Option<Parameter<T>>) -> Result<(), Error> {
+        attrs::register_parameter(self.as_dyn_mut(), name, param)
+    }
+
+    /// PyTorch's `register_buffer`: adds (or replaces) a buffer, `None` allowed; a
+    /// non-persistent buffer is left out of the state dict.
+    fn register_buffer(
+        &mut self,
+        name: &str,
+        tensor: Option<T>,
+        persistent: bool,
+    ) -> Result<(), Error> {
+        let buffer = tensor.map(Buffer::new);
+        attrs::register_buffer(self.as_dyn_mut(), name, buffer, persistent)
+    }
+
+    /// PyTorch's `add_module` / `register_module`: adds (or replaces) a submodule, `None` allowed.
+    #[doc(alias = "add_module")]
+    fn register_module(
+        &mut self,
+        name: &str,
+        module: Option<Box<dyn Module<T>>>,
+    ) -> Result<(), Error> {
+        attrs::register_module(self.as_dyn_mut(), name, module)
+    }
+
+    // ---- whole-tree operations ---------------------------------------------------------------
+
+    /// Calls `f` on every module of the tree, children before their parent (post-order).
+    fn apply(&mut self, f: &mut dyn FnMut(&mut dyn Module<T>)) {
+        self.visit_members_mut(MemberKind::Module, &mut String::new(), &mut |_, child| {
+            if let AttrMut::Module(Some(child)) = child {
+                child.apply(f);
+            }
+        });
+        f(self.as_dyn_mut())
+    }
+
+    /// Sets training mode on this module and every descendant.
+    fn train(&mut self, mode: bool) {
+        self.core_mut().set_training(mode);
+        self.visit_members_mut(MemberKind::Module, &mut String::new(), &mut |_, child| {
+            if let AttrMut::Module(Some(child)) = child {
+                child.train(mode);
+            }
+        });
+    }
+
+    /// Evaluation mode: `train(false)`.
+    fn eval(&mut self) {
+        self.train(false)
+    }
+
+    /// PyTorch's `training` flag.
+    fn is_training(&self) -> bool {
+        self.core().is_training()
+    }
+
+    /// Sets `requires_grad` on every parameter of the tree (buffers are untouched).
+    fn requires_grad_(&self, requires_grad: bool) {
+        self.visit_parameters("", true, true, &mut |_, p| {
+            p.set_requires_grad(requires_grad)
+        });
+    }
+}
+
+impl<T: Tensor> dyn Module<T> {
+    /// The module as its concrete type, if it is one.
+    pub fn downcast_ref<M: Module<T>>(&self) -> Option<&M> {
+        self.as_any().downcast_ref()
+    }
+
+    /// The module as its concrete type, mutably, if it is one.
+    pub fn downcast_mut<M: Module<T>>(&mut self) -> Option<&mut M> {
+        self.as_any_mut().downcast_mut()
+    }
+}

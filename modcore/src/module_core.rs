@@ -1,0 +1,129 @@
+//! [`ModuleCore`]: the per-instance state `nn.Module.__init__` sets up.
+
+use std::any::Any;
+use std::fmt;
+
+use crate::hooks::HookRegistry;
+use crate::lazy::LazyBox;
+use crate::registry::Registry;
+use crate::Tensor;
+
+/// The per-instance state of a module: PyTorch's `training` flag, the run-time registries
+/// (`_parameters`, `_buffers`, `_modules`, `_non_persistent_buffers_set`) and the hook
+/// dictionaries.
+///
+/// Every derived module holds exactly one `ModuleCore` field. Declared members do not live here:
+/// `#[derive(Module)]` knows them at compile time. Only what is registered at run time does, and
+/// it is allocated on first use, so a module without run-time members or hooks carries 16 bytes.
+///
+/// | PyTorch (`Module.__init__`)                  | modcore                                   |
+/// |----------------------------------------------|-------------------------------------------|
+/// | `training`                                   | [`ModuleCore::is_training`], `Module::train` |
+/// | `_parameters`, `_buffers`, `_modules`        | run-time members (`register_*`, `set_attr`) |
+/// | `_non_persistent_buffers_set`                | `Module::non_persistent_buffers`           |
+/// | the hook `OrderedDict`s, `_is_full_backward_hook` | [`ModuleCore::hooks`]                  |
+///
+/// ```
+/// use modcore::ModuleCore;
+/// let core = ModuleCore::new();
+/// assert!(core.is_training());
+/// assert!(std::mem::size_of::<ModuleCore>() <= 16);
+/// ```
+pub struct ModuleCore {
+    training: bool,
+    state: LazyBox<CoreState>,
+}
+
+/// What `ModuleCore` allocates on first use.
+#[derive(Default)]
+struct CoreState {
+    /// The run-time members, a `Registry<T>` for the module's tensor type.
+    members: Option<TypedRegistry>,
+    hooks: HookRegistry,
+}
+
+/// A `Registry<T>` with its tensor type erased, and that type's name for error messages.
+struct TypedRegistry {
+    registry: Box<dyn Any + Send + Sync>,
+    tensor_type: &'static str,
+}
+
+impl ModuleCore {
+    /// A fresh core: training mode, no run-time members, no hooks. Allocates nothing.
+    pub const fn new() -> Self {
+        ModuleCore {
+            training: true,
+            state: LazyBox::new(),
+        }
+    }
+
+    /// PyTorch's `training` flag.
+    pub fn is_training(&self) -> bool {
+        self.training
+    }
+
+    /// Sets this module's own `training` flag (`Module::train` also recurses into children).
+    pub fn set_training(&mut self, training: bool) {
+        self.training = training;
+    }
+
+    /// The module's hook dictionaries, allocated on first use. Takes `&self` so hooks can be
+    /// registered while the module is in use (from a hook, or from another thread).
+    pub fn hooks(&self) -> &HookRegistry {
+        &self.state.get_or_init(CoreState::default).hooks
+    }
+
+    /// The hook dictionaries if any hook was ever registered, without allocating.
+    pub fn hooks_if_any(&self) -> Option<&HookRegistry> {
+        self.state.get().map(|s| &s.hooks)
+    }
+
+    /// The run-time members for tensor type `T`, if any were registered.
+    pub(crate) fn registry<T: Tensor>(&self) -> Option<&Registry<T>> {
+        self.state
+            .get()?
+            .members
+            .as_ref()?
+            .registry
+            .downcast_ref::<Registry<T>>()
+    }
+
+    /// The run-time members for tensor type `T`, if any were registered.
+    pub(crate) fn registry_mut<T: Tensor>(&mut self) -> Option<&mut Registry<T>> {
+        self.state
+            .get_mut()?
+            .members
+            .as_mut()?
+            .registry
+            .downcast_mut::<Registry<T>>()
+    }
+
+    /// The run-time members for tensor type `T`, created if needed. Fails with the name of the
+    /// tensor type already held when the module has members of another tensor type.
+    pub(crate) fn registry_or_create<T: Tensor>(
+        &mut self,
+    ) -> Result<&mut Registry<T>, &'static str> {
+        let state = self.state.get_or_init_mut(CoreState::default);
+        let typed = state.members.get_or_insert_with(|| TypedRegistry {
+            registry: Box::new(Registry::<T>::default()),
+            tensor_type: std::any::type_name::<T>(),
+        });
+        let held = typed.tensor_type;
+        typed.registry.downcast_mut::<Registry<T>>().ok_or(held)
+    }
+}
+
+impl Default for ModuleCore {
+    fn default() -> Self {
+        ModuleCore::new()
+    }
+}
+
+impl fmt::Debug for ModuleCore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ModuleCore")
+            .field("training", &self.training)
+            .field("allocated", &self.state.get().is_some())
+            .finish()
+    }
+}

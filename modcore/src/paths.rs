@@ -1,0 +1,161 @@
+//! Dotted-path lookup: `get_submodule`, `get_parameter`, `get_buffer`, `set_submodule`.
+//!
+//! Paths walk through submodules and through collection fields (`layers.0.fc`), with PyTorch's
+//! errors: ``{Owner} has no attribute `{atom}` `` when an atom is missing (the owner being the
+//! module, or the container a collection stands for, that was searched) and
+//! `` `{atom}` is not an nn.Module `` when an atom exists but cannot be walked through.
+
+use crate::member::{Attr, AttrMut, Collection, Value};
+use crate::{Buffer, Error, Module, Parameter, Tensor};
+
+/// A node a path can walk through.
+enum Node<'a, T: Tensor> {
+    Module(&'a dyn Module<T>),
+    Collection(&'a dyn Collection<T>),
+}
+
+impl<'a, T: Tensor> Node<'a, T> {
+    fn owner(&self) -> &'static str {
+        match self {
+            Node::Module(m) => m.type_name(),
+            Node::Collection(c) => c.type_name(),
+        }
+    }
+
+    /// The attribute `atom` of this node, if it exists.
+    fn lookup(&self, atom: &str) -> Option<Attr<'a, T>> {
+        match *self {
+            Node::Module(m) => m.get_attr(atom).ok(),
+            Node::Collection(c) => c.item(atom),
+        }
+    }
+}
+
+/// Resolves every atom of `target` but the last to a node, then returns the last atom's
+/// attribute with the name of the node it was looked up on.
+fn resolve<'a, T: Tensor>(
+    root: &'a dyn Module<T>,
+    target: &str,
+) -> Result<(Attr<'a, T>, &'static str), Error> {
+    let mut node = Node::Module(root);
+    let mut atoms = target.split('.').peekable();
+    while let Some(atom) = atoms.next() {
+        let attr = node.lookup(atom).ok_or_else(|| Error::NoAttribute {
+            owner: node.owner().to_owned(),
+            name: atom.to_owned(),
+        })?;
+        if atoms.peek().is_none() {
+            return Ok((attr, node.owner()));
+        }
+        node = match attr {
+            Attr::Module(Some(m)) => Node::Module(m),
+            Attr::Collection(c) => Node::Collection(c),
+            _ => {
+                return Err(Error::NotAModule {
+                    name: atom.to_owned(),
+                })
+            }
+        };
+    }
+    unreachable!("str::split yields at least one atom")
+}
+
+pub(crate) fn get_submodule<'a, T: Tensor>(
+    root: &'a dyn Module<T>,
+    target: &str,
+) -> Result<&'a dyn Module<T>, Error> {
+    if target.is_empty() {
+        return Ok(root);
+    }
+    match resolve(root, target)? {
+        (Attr::Module(Some(m)), _) => Ok(m),
+        _ => Err(Error::NotAModule {
+            name: last_atom(target).to_owned(),
+        }),
+    }
+}
+
+pub(crate) fn get_parameter<'a, T: Tensor>(
+    root: &'a dyn Module<T>,
+    target: &str,
+) -> Result<&'a Parameter<T>, Error> {
+    match resolve(root, target)? {
+        (Attr::Parameter(Some(p)), _) => Ok(p),
+        _ => Err(Error::NotAParameter {
+            name: last_atom(target).to_owned(),
+        }),
+    }
+}
+
+pub(crate) fn get_buffer<'a, T: Tensor>(
+    root: &'a dyn Module<T>,
+    target: &str,
+) -> Result<Option<&'a Buffer<T>>, Error> {
+    match resolve(root, target)? {
+        (Attr::Buffer(b), _) => Ok(b),
+        _ => Err(Error::NotABuffer {
+            name: last_atom(target).to_owned(),
+        }),
+    }
+}
+
+fn last_atom(target: &str) -> &str {
+    target.rsplit('.').next().unwrap_or(target)
+}
+
+pub(crate) fn get_submodule_mut<'a, T: Tensor>(
+    root: &'a mut dyn Module<T>,
+    target: &str,
+) -> Result<&'a mut dyn Module<T>, Error> {
+    if target.is_empty() {
+        return Ok(root);
+    }
+    // Validate with the shared walk first (it produces the errors), then walk mutably.
+    get_submodule(&*root, target)?;
+    let mut node = AttrMut::Module(Some(root));
+    for atom in target.split('.') {
+        node = match node {
+            AttrMut::Module(Some(m)) => m.get_attr_mut(atom).ok(),
+            AttrMut::Collection(c) => c.item_mut(atom),
+            _ => None,
+        }
+        .ok_or_else(|| Error::NoAttribute {
+            owner: String::new(),
+            name: atom.to_owned(),
+        })?;
+    }
+    node.module().ok_or_else(|| Error::NotAModule {
+        name: last_atom(target).to_owned(),
+    })
+}
+
+pub(crate) fn set_submodule<T: Tensor>(
+    root: &mut dyn Module<T>,
+    target: &str,
+    module: Box<dyn Module<T>>,
+    strict: bool,
+) -> Result<(), Error> {
+    if target.is_empty() {
+        return Err(Error::EmptyTarget);
+    }
+    let (parent_path, last) = match target.rsplit_once('.') {
+        Some((parent, last)) => (parent, last),
+        None => ("", target),
+    };
+    let parent = get_submodule_mut(root, parent_path)?;
+    match parent.get_attr(last) {
+        Err(_) if strict => {
+            return Err(Error::NoAttribute {
+                owner: parent.type_name().to_owned(),
+                name: last.to_owned(),
+            })
+        }
+        Err(_) | Ok(Attr::Module(Some(_))) => {}
+        Ok(_) => {
+            return Err(Error::NotAModule {
+                name: last.to_owned(),
+            })
+        }
+    }
+    parent.set_attr(last, Value::Module(module))
+}

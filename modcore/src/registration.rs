@@ -1,0 +1,141 @@
+//! The global registration hooks: PyTorch's `register_module_{parameter,buffer,module}_registration_hook`.
+//!
+//! They run whenever a member is registered at run time (`register_*`, `set_attr`,
+//! `set_submodule`), in registration order, each seeing the value as the previous one left it;
+//! a hook that returns `Some` replaces the value being registered. As in PyTorch, parameter hooks
+//! do not run for `None`, buffer and module hooks do.
+//!
+//! Declared members are not registered at run time (a struct literal assigns them), so these
+//! hooks do not see them; that is the one place where compile-time registration is observably
+//! different from PyTorch's `__setattr__`.
+//!
+//! The hooks are typed by tensor type: a hook registered for `Module<A>` runs only for modules
+//! registering tensors of type `A`.
+
+use std::sync::Arc;
+
+use crate::hooks::{global_hooks, HookKind, HookOptions, RemovableHandle};
+use crate::{Buffer, Module, Parameter, Tensor};
+
+type ParameterHook<T> =
+    Box<dyn Fn(&dyn Module<T>, &str, &Parameter<T>) -> Option<Parameter<T>> + Send + Sync>;
+type BufferHook<T> =
+    Box<dyn Fn(&dyn Module<T>, &str, Option<&Buffer<T>>) -> Option<Buffer<T>> + Send + Sync>;
+type ModuleHook<T> = Box<
+    dyn Fn(&dyn Module<T>, &str, Option<&dyn Module<T>>) -> Option<Box<dyn Module<T>>>
+        + Send
+        + Sync,
+>;
+
+/// Registers a hook run for every parameter registered at run time on any module:
+/// `hook(module, name, parameter)`; a `Some` return replaces the parameter.
+///
+/// ```
+/// # #[cfg(feature = "ndarray")] {
+/// use modcore::{register_module_parameter_registration_hook, Module, ModuleCore, Parameter};
+/// type T = ndarray::ArcArray<f32, ndarray::IxDyn>;
+///
+/// #[derive(Module)]
+/// struct Empty { core: ModuleCore }
+///
+/// let handle = register_module_parameter_registration_hook::<T>(|_module, _name, p| {
+///     p.set_requires_grad(false); // freeze everything registered from now on
+///     None
+/// });
+/// let mut m = Empty { core: ModuleCore::new() };
+/// m.register_parameter("w", Some(Parameter::new(T::zeros(ndarray::IxDyn(&[2]))))).unwrap();
+/// assert!(!m.get_parameter("w").unwrap().requires_grad());
+/// handle.remove();
+/// # }
+/// ```
+pub fn register_module_parameter_registration_hook<T: Tensor>(
+    hook: impl Fn(&dyn Module<T>, &str, &Parameter<T>) -> Option<Parameter<T>> + Send + Sync + 'static,
+) -> RemovableHandle {
+    let hook: ParameterHook<T> = Box::new(hook);
+    global_hooks().register(
+        HookKind::ParameterRegistration,
+        Arc::new(hook),
+        HookOptions::default(),
+    )
+}
+
+/// Registers a hook run for every buffer registered at run time, `None` included:
+/// `hook(module, name, buffer)`; a `Some` return replaces the buffer.
+pub fn register_module_buffer_registration_hook<T: Tensor>(
+    hook: impl Fn(&dyn Module<T>, &str, Option<&Buffer<T>>) -> Option<Buffer<T>>
+        + Send
+        + Sync
+        + 'static,
+) -> RemovableHandle {
+    let hook: BufferHook<T> = Box::new(hook);
+    global_hooks().register(
+        HookKind::BufferRegistration,
+        Arc::new(hook),
+        HookOptions::default(),
+    )
+}
+
+/// Registers a hook run for every submodule registered at run time, `None` included:
+/// `hook(module, name, submodule)`; a `Some` return replaces the submodule.
+pub fn register_module_module_registration_hook<T: Tensor>(
+    hook: impl Fn(&dyn Module<T>, &str, Option<&dyn Module<T>>) -> Option<Box<dyn Module<T>>>
+        + Send
+        + Sync
+        + 'static,
+) -> RemovableHandle {
+    let hook: ModuleHook<T> = Box::new(hook);
+    global_hooks().register(
+        HookKind::ModuleRegistration,
+        Arc::new(hook),
+        HookOptions::default(),
+    )
+}
+
+/// Runs the global hooks of `kind` whose type is `H`, on a snapshot, chaining replacements.
+fn run<H: 'static, V>(kind: HookKind, mut value: V, call: impl Fn(&H, &V) -> Option<V>) -> V {
+    let hooks = global_hooks().lock().snapshot(kind);
+    for (_, entry) in hooks {
+        if let Some(hook) = entry.hook.downcast_ref::<H>() {
+            if let Some(replacement) = call(hook, &value) {
+                value = replacement;
+            }
+        }
+    }
+    value
+}
+
+pub(crate) fn run_parameter_hooks<T: Tensor>(
+    module: &dyn Module<T>,
+    name: &str,
+    param: Parameter<T>,
+) -> Parameter<T> {
+    run(
+        HookKind::ParameterRegistration,
+        param,
+        |hook: &ParameterHook<T>, p| hook(module, name, p),
+    )
+}
+
+pub(crate) fn run_buffer_hooks<T: Tensor>(
+    module: &dyn Module<T>,
+    name: &str,
+    buffer: Option<Buffer<T>>,
+) -> Option<Buffer<T>> {
+    run(
+        HookKind::BufferRegistration,
+        buffer,
+        |hook: &BufferHook<T>, b| hook(module, name, b.as_ref()).map(Some),
+    )
+}
+
+pub(crate) fn run_module_hooks<T: Tensor>(
+    module: &dyn Module<T>,
+    name: &str,
+    child: Option<Box<dyn Module<T>>>,
+) -> Option<Box<dyn Module<T>>> {
+    run(
+        HookKind::ModuleRegistration,
+        child,
+        |hook: &ModuleHook<T>, m| hook(module, name, m.as_deref()).map(Some),
+    )
+}

@@ -1,0 +1,245 @@
+//! Walking a module tree: children, modules, parameters and buffers in PyTorch's order.
+//!
+//! Everything here is built on `Module::visit_members`, which reports a module's own entries
+//! of one kind (declared members first, then run-time ones) with their names appended to a
+//! shared path buffer. Walks reuse that one buffer; only the names a caller asks for are
+//! allocated.
+
+use std::collections::HashSet;
+
+use crate::member::{push_segment, Attr, AttrMut};
+use crate::{Buffer, MemberKind, Module, Parameter, Tensor};
+
+/// A module's own entries of `kind`: declared members, then the run-time registry.
+pub(crate) fn visit_members<'a, T: Tensor>(
+    module: &'a dyn Module<T>,
+    kind: MemberKind,
+    path: &mut String,
+    f: &mut dyn FnMut(&mut String, Attr<'a, T>),
+) {
+    module.visit_declared(kind, path, f);
+    let Some(registry) = module.core().registry::<T>() else {
+        return;
+    };
+    match kind {
+        MemberKind::Parameter => {
+            for (name, p) in &registry.parameters {
+                let len = push_segment(path, name);
+                f(path, Attr::Parameter(p.as_ref()));
+                path.truncate(len);
+            }
+        }
+        MemberKind::Buffer => {
+            for (name, b) in &registry.buffers {
+                let len = push_segment(path, name);
+                f(path, Attr::Buffer(b.as_ref()));
+                path.truncate(len);
+            }
+        }
+        MemberKind::Module => {
+            for (name, m) in &registry.modules {
+                let len = push_segment(path, name);
+                f(path, Attr::Module(m.as_deref()));
+                path.truncate(len);
+            }
+        }
+    }
+}
+
+/// A module's own entries of `kind`, mutably.
+pub(crate) fn visit_members_mut<T: Tensor>(
+    module: &mut dyn Module<T>,
+    kind: MemberKind,
+    path: &mut String,
+    f: &mut dyn FnMut(&mut String, AttrMut<'_, T>),
+) {
+    module.visit_declared_mut(kind, path, f);
+    let Some(registry) = module.core_mut().registry_mut::<T>() else {
+        return;
+    };
+    match kind {
+        MemberKind::Parameter => {
+            for (name, p) in &mut registry.parameters {
+                let len = push_segment(path, name);
+                f(path, AttrMut::Parameter(p.as_mut()));
+                path.truncate(len);
+            }
+        }
+        MemberKind::Buffer => {
+            for (name, b) in &mut registry.buffers {
+                let len = push_segment(path, name);
+                f(path, AttrMut::Buffer(b.as_mut()));
+                path.truncate(len);
+            }
+        }
+        MemberKind::Module => {
+            for (name, m) in &mut registry.modules {
+                let len = push_segment(path, name);
+                f(path, AttrMut::Module(m.as_deref_mut()));
+                path.truncate(len);
+            }
+        }
+    }
+}
+
+pub(crate) fn named_children<T: Tensor>(module: &dyn Module<T>) -> Vec<(String, &dyn Module<T>)> {
+    let mut out = Vec::new();
+    module.visit_members(MemberKind::Module, &mut String::new(), &mut |path, entry| {
+        if let Attr::Module(Some(child)) = entry {
+            out.push((path.clone(), child));
+        }
+    });
+    out
+}
+
+pub(crate) fn named_modules<'a, T: Tensor>(
+    module: &'a dyn Module<T>,
+    prefix: &str,
+) -> Vec<(String, &'a dyn Module<T>)> {
+    fn walk<'a, T: Tensor>(
+        module: &'a dyn Module<T>,
+        path: &mut String,
+        out: &mut Vec<(String, &'a dyn Module<T>)>,
+    ) {
+        out.push((path.clone(), module));
+        module.visit_members(MemberKind::Module, path, &mut |path, entry| {
+            if let Attr::Module(Some(child)) = entry {
+                walk(child, path, out);
+            }
+        });
+    }
+    let mut out = Vec::new();
+    walk(module, &mut prefix.to_owned(), &mut out);
+    out
+}
+
+/// Which entries a tensor walk reports, and how it tells two of them apart.
+struct Select<'a, T: Tensor, X> {
+    kind: MemberKind,
+    extract: fn(Attr<'a, T>) -> Option<&'a X>,
+    key: fn(&X) -> usize,
+}
+
+impl<T: Tensor, X> Clone for Select<'_, T, X> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: Tensor, X> Copy for Select<'_, T, X> {}
+
+/// PyTorch's `_named_members`: for each module in `named_modules` order (or just this one
+/// without `recurse`), its own entries of `kind`, skipping `None` and, with
+/// `remove_duplicate`, entries already reported (by identity, across the whole walk).
+fn visit_tensors<'a, T: Tensor, X>(
+    module: &'a dyn Module<T>,
+    select: Select<'a, T, X>,
+    prefix: &str,
+    recurse: bool,
+    remove_duplicate: bool,
+    f: &mut dyn FnMut(&str, &'a X),
+) {
+    struct Walk<'f, 'a, T: Tensor, X> {
+        select: Select<'a, T, X>,
+        seen: Option<HashSet<usize>>,
+        recurse: bool,
+        f: &'f mut dyn FnMut(&str, &'a X),
+    }
+
+    fn walk<'a, T: Tensor, X>(
+        module: &'a dyn Module<T>,
+        path: &mut String,
+        state: &mut Walk<'_, 'a, T, X>,
+    ) {
+        let select = state.select;
+        module.visit_members(select.kind, path, &mut |path, entry| {
+            let Some(value) = (select.extract)(entry) else {
+                return;
+            };
+            if let Some(seen) = &mut state.seen {
+                if !seen.insert((select.key)(value)) {
+                    return;
+                }
+            }
+            (state.f)(path, value);
+        });
+        if state.recurse {
+            module.visit_members(MemberKind::Module, path, &mut |path, entry| {
+                if let Attr::Module(Some(child)) = entry {
+                    walk(child, path, state);
+                }
+            });
+        }
+    }
+
+    let mut state = Walk {
+        select,
+        seen: remove_duplicate.then(HashSet::new),
+        recurse,
+        f,
+    };
+    walk(module, &mut prefix.to_owned(), &mut state);
+}
+
+pub(crate) fn visit_parameters<'a, T: Tensor>(
+    module: &'a dyn Module<T>,
+    prefix: &str,
+    recurse: bool,
+    remove_duplicate: bool,
+    f: &mut dyn FnMut(&str, &'a Parameter<T>),
+) {
+    let select = Select {
+        kind: MemberKind::Parameter,
+        extract: Attr::parameter,
+        key: Parameter::key,
+    };
+    visit_tensors(
+        module,
+        select,
+        prefix,
+        recurse,
+        remove_duplicate,
+        f,
+    )
+}
+
+pub(crate) fn visit_buffers<'a, T: Tensor>(
+    module: &'a dyn Module<T>,
+    prefix: &str,
+    recurse: bool,
+    remove_duplicate: bool,
+    f: &mut dyn FnMut(&str, &'a Buffer<T>),
+) {
+    let select = Select {
+        kind: MemberKind::Buffer,
+        extract: Attr::buffer,
+        key: Buffer::key,
+    };
+    visit_tensors(
+        module,
+        select,
+        prefix,
+        recurse,
+        remove_duplicate,
+        f,
+    )
+}
+
+pub(crate) fn non_persistent_buffers<T: Tensor>(module: &dyn Module<T>) -> Vec<String> {
+    let declared = module
+        .members()
+        .iter()
+        .filter(|m| m.kind == MemberKind::Buffer && !m.persistent);
+    let mut out: Vec<String> = declared.map(|m| m.name.to_owned()).collect();
+    if let Some(registry) = module.core().registry::<T>() {
+        // Report them in buffer order, not in the set's hash order.
+        out.extend(
+            registry
+                .buffers
+                .keys()
+                .filter(|name| registry.non_persistent.contains(*name))
+                .cloned(),
+        );
+    }
+    out
+}

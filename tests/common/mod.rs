@@ -1,0 +1,86 @@
+//! Shared fixtures: tensors and small modules shaped like PyTorch's test networks.
+#![allow(dead_code)]
+
+use modcore::{Buffer, Module, ModuleCore, Parameter};
+use ndarray::{ArcArray, IxDyn};
+
+/// The tensor type most tests use.
+pub type T = ArcArray<f32, IxDyn>;
+
+pub fn zeros(shape: &[usize]) -> T {
+    T::zeros(IxDyn(shape))
+}
+
+pub fn param(shape: &[usize]) -> Parameter<T> {
+    Parameter::new(zeros(shape))
+}
+
+pub fn names<V>(entries: Vec<(String, V)>) -> Vec<String> {
+    entries.into_iter().map(|(n, _)| n).collect()
+}
+
+/// `nn.Linear`-like: weight and an optional bias.
+#[derive(Module)]
+pub struct Linear {
+    pub core: ModuleCore,
+    pub weight: Parameter<T>,
+    pub bias: Option<Parameter<T>>,
+}
+
+impl Linear {
+    pub fn new(i: usize, o: usize) -> Self {
+        Linear {
+            core: ModuleCore::new(),
+            weight: param(&[o, i]),
+            bias: Some(param(&[o])),
+        }
+    }
+}
+
+/// A module with nothing declared, like `nn.Module()`.
+#[derive(Module, Default)]
+pub struct Empty {
+    pub core: ModuleCore,
+}
+
+pub fn empty() -> Empty {
+    Empty::default()
+}
+
+/// `_create_basic_net`'s `Layer`: one parameter, one buffer.
+#[derive(Module)]
+pub struct Layer {
+    pub core: ModuleCore,
+    pub layer_dummy_param: Parameter<T>,
+    pub layer_dummy_buf: Buffer<T>,
+}
+
+impl Layer {
+    pub fn new() -> Self {
+        Layer {
+            core: ModuleCore::new(),
+            layer_dummy_param: param(&[3, 5]),
+            layer_dummy_buf: Buffer::new(zeros(&[1, 3, 3, 7])),
+        }
+    }
+}
+
+/// `_create_basic_net`'s `Net`: a parameter, a buffer and a `Layer`.
+#[derive(Module)]
+pub struct Net {
+    pub core: ModuleCore,
+    pub dummy_param: Parameter<T>,
+    pub dummy_buf: Buffer<T>,
+    pub l1: Layer,
+}
+
+impl Net {
+    pub fn new() -> Self {
+        Net {
+            core: ModuleCore::new(),
+            dummy_param: param(&[3, 5]),
+            dummy_buf: Buffer::new(zeros(&[7, 3, 3, 1])),
+            l1: Layer::new(),
+        }
+    }
+}
