@@ -12,6 +12,9 @@ use crate::ctxt::Ctxt;
 pub struct ContainerAttrs {
     /// `crate = path`: where the runtime is (default `::modcore`).
     pub krate: Option<Path>,
+    /// `tensor = Type`: implement `Module<Type>` only, instead of `Module<T>` for every `T`
+    /// the members allow.
+    pub tensor: Option<syn::Type>,
 }
 
 /// Field-level `#[module(...)]` and `#[buffer(...)]`.
@@ -59,6 +62,14 @@ pub fn container(cx: &Ctxt, attrs: &[Attribute]) -> ContainerAttrs {
                     duplicate(cx, &meta.path, "module");
                 } else {
                     out.krate = Some(path);
+                }
+                Ok(())
+            } else if meta.path.is_ident("tensor") {
+                let ty: syn::Type = meta.value()?.parse()?;
+                if out.tensor.is_some() {
+                    duplicate(cx, &meta.path, "module");
+                } else {
+                    out.tensor = Some(ty);
                 }
                 Ok(())
             } else if meta.path.is_ident("skip") || meta.path.is_ident("rename") {

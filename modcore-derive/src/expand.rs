@@ -17,11 +17,12 @@ pub fn derive(input: &DeriveInput) -> TokenStream {
         check::check(&cx, parsed);
     }
     let krate = parsed.as_ref().and_then(|p| p.attrs.krate.clone());
+    let tensor = parsed.as_ref().and_then(|p| p.attrs.tensor.clone());
     match (cx.check(), parsed) {
         (Ok(()), Some(parsed)) => expand(&parsed),
         (result, _) => {
             let errors = result.err().map(|e| e.to_compile_error());
-            let fallback = fallback::expand(input, &runtime_path(krate));
+            let fallback = fallback::expand(input, &runtime_path(krate), tensor.as_ref());
             quote! { #errors #fallback }
         }
     }
@@ -32,25 +33,29 @@ pub fn runtime_path(krate: Option<syn::Path>) -> syn::Path {
     krate.unwrap_or_else(|| syn::parse_quote!(::modcore))
 }
 
-/// The tensor type parameter every impl adds.
-pub fn tensor_param() -> Ident {
-    Ident::new("__T", Span::call_site())
-}
-
-/// `generics` plus `__T: Tensor`, for the `Module<__T>` and `MemberAccess<__T>` impls.
-pub fn with_tensor_param(generics: &Generics, krate: &syn::Path) -> Generics {
+/// The tensor type of the `Module` and `MemberAccess` impls, and their generics: the type
+/// pinned by `#[module(tensor = Type)]` with the struct's own generics, or a fresh `__T: Tensor`
+/// added to them (the impls then hold for every tensor type the members allow).
+pub fn tensor_type(
+    generics: &Generics,
+    krate: &syn::Path,
+    pinned: Option<&syn::Type>,
+) -> (TokenStream, Generics) {
     let mut generics = generics.clone();
-    let t = tensor_param();
+    if let Some(ty) = pinned {
+        return (ty.to_token_stream(), generics);
+    }
+    let t = Ident::new("__T", Span::call_site());
     generics
         .params
         .push(GenericParam::Type(syn::parse_quote!(#t: #krate::Tensor)));
-    generics
+    (t.to_token_stream(), generics)
 }
 
 fn expand(input: &Input) -> TokenStream {
     let krate = runtime_path(input.attrs.krate.clone());
     let ident = input.ident;
-    let t = tensor_param();
+    let (t, module_generics) = tensor_type(input.generics, &krate, input.attrs.tensor.as_ref());
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
 
     let members: Vec<_> = input.members().collect();
@@ -72,7 +77,6 @@ fn expand(input: &Input) -> TokenStream {
     let rows = members.iter().map(|f| table::row(&krate, f));
     let table_doc = table::doc(input);
 
-    let module_generics = with_tensor_param(input.generics, &krate);
     let (module_impl_generics, _, _) = module_generics.split_for_impl();
     let mut module_where = input.generics.where_clause.clone().unwrap_or_else(|| syn::parse_quote!(where));
     for ty in &types {
@@ -88,12 +92,18 @@ fn expand(input: &Input) -> TokenStream {
         .predicates
         .push(syn::parse_quote!(Self: #krate::Module<#t>));
 
+    // The table reads `<Ty as Member>::KIND`, so a generic member type must be a `Member`.
+    let type_params: Vec<&Ident> = input.generics.type_params().map(|p| &p.ident).collect();
+    let mut table_where = input.generics.where_clause.clone().unwrap_or_else(|| syn::parse_quote!(where));
+    for ty in types.iter().filter(|ty| mentions_any(ty.to_token_stream(), &type_params)) {
+        table_where.predicates.push(syn::parse_quote!(#ty: #krate::Member));
+    }
     let assertions = assertions(input, &krate);
     let string = quote!(#krate::__private::String);
 
     quote! {
         #[automatically_derived]
-        impl #impl_generics #ident #ty_generics #where_clause {
+        impl #impl_generics #ident #ty_generics #table_where {
             #[doc = #table_doc]
             pub const MEMBERS: &'static [#krate::MemberInfo] = &[#(#rows),*];
         }

@@ -6,13 +6,12 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::DeriveInput;
 
-use crate::expand::{tensor_param, with_tensor_param};
+use crate::expand::tensor_type;
 
-pub fn expand(input: &DeriveInput, krate: &syn::Path) -> TokenStream {
+pub fn expand(input: &DeriveInput, krate: &syn::Path, pinned: Option<&syn::Type>) -> TokenStream {
     let ident = &input.ident;
-    let t = tensor_param();
+    let (t, module_generics) = tensor_type(&input.generics, krate, pinned);
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
-    let module_generics = with_tensor_param(&input.generics, krate);
     let (module_impl_generics, _, _) = module_generics.split_for_impl();
     let mut module_where = input
         .generics

@@ -427,6 +427,15 @@ pub trait Module<T: Tensor>: Any + Send + Sync {
     }
 }
 
+impl<T: Tensor> std::fmt::Debug for dyn Module<T> {
+    /// The module's type name and training flag.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct(self.type_name())
+            .field("training", &self.is_training())
+            .finish_non_exhaustive()
+    }
+}
+
 impl<T: Tensor> dyn Module<T> {
     /// The module as its concrete type, if it is one.
     pub fn downcast_ref<M: Module<T>>(&self) -> Option<&M> {

@@ -37,8 +37,10 @@ impl Linear {
     }
 }
 
-/// A module with nothing declared, like `nn.Module()`.
+/// A module with nothing declared, like `nn.Module()`. Nothing in it names a tensor type, so
+/// the type is pinned for inference.
 #[derive(Module, Default)]
+#[module(tensor = T)]
 pub struct Empty {
     pub core: ModuleCore,
 }
