@@ -7,8 +7,14 @@ use modcore::{Attr, Buffer, Error, Module, ModuleCore, PythonType, Value};
 #[test]
 fn getattr_serves_parameters_buffers_modules_and_plain_fields() {
     let net = Net::new();
-    assert!(matches!(net.get_attr("dummy_param"), Ok(Attr::Parameter(Some(_)))));
-    assert!(matches!(net.get_attr("dummy_buf"), Ok(Attr::Buffer(Some(_)))));
+    assert!(matches!(
+        net.get_attr("dummy_param"),
+        Ok(Attr::Parameter(Some(_)))
+    ));
+    assert!(matches!(
+        net.get_attr("dummy_buf"),
+        Ok(Attr::Buffer(Some(_)))
+    ));
     assert!(matches!(net.get_attr("l1"), Ok(Attr::Module(Some(_)))));
     assert!(matches!(net.get_attr("core"), Ok(Attr::Plain)));
     assert!(matches!(net.get_attr("training"), Ok(Attr::Plain)));
@@ -21,13 +27,17 @@ fn getattr_unknown_name_is_pytorchs_attribute_error() {
     let e = m.get_attr("nope").unwrap_err();
     assert_eq!(e.to_string(), "'Empty' object has no attribute 'nope'");
     let e = m.get_attr("cor").unwrap_err();
-    assert_eq!(e.to_string(), "'Empty' object has no attribute 'cor'. Did you mean: 'core'?");
+    assert_eq!(
+        e.to_string(),
+        "'Empty' object has no attribute 'cor'. Did you mean: 'core'?"
+    );
 }
 
 #[test]
 fn attribute_error_suggests_run_time_members_too() {
     let mut m = empty();
-    m.register_buffer("running_mean", Some(zeros(&[2])), true).unwrap();
+    m.register_buffer("running_mean", Some(zeros(&[2])), true)
+        .unwrap();
     let e = m.get_attr("running_maen").unwrap_err();
     assert_eq!(e.suggestion.as_deref(), Some("running_mean"));
     assert_eq!(e.name, "running_maen");
@@ -46,7 +56,8 @@ fn a_none_parameter_reads_as_none_and_exists() {
 #[test]
 fn setattr_parameter_adds_one_parameter_and_a_plain_tensor_none() {
     let mut m = empty();
-    m.set_attr("param_name", Value::parameter(zeros(&[2]))).unwrap();
+    m.set_attr("param_name", Value::parameter(zeros(&[2])))
+        .unwrap();
     assert_eq!(m.parameters().len(), 1);
     // A plain tensor on an unknown name would be an unregistered attribute in PyTorch.
     let e = m.set_attr("var", Value::Tensor(zeros(&[2]))).unwrap_err();
@@ -61,15 +72,20 @@ fn setattr_parameter_adds_one_parameter_and_a_plain_tensor_none() {
 #[test]
 fn setattr_tensor_over_a_parameter_is_a_type_error() {
     let mut m = empty();
-    m.set_attr("param_attr", Value::parameter(zeros(&[2]))).unwrap();
-    let e = m.set_attr("param_attr", Value::Tensor(zeros(&[2]))).unwrap_err();
+    m.set_attr("param_attr", Value::parameter(zeros(&[2])))
+        .unwrap();
+    let e = m
+        .set_attr("param_attr", Value::Tensor(zeros(&[2])))
+        .unwrap_err();
     let tensor = std::any::type_name::<T>();
     assert_eq!(
         e.to_string(),
         format!("cannot assign '{tensor}' as parameter 'param_attr' (torch.nn.Parameter or None expected)")
     );
     assert_eq!(e.python_type(), PythonType::TypeError);
-    let e = m.set_attr("param_attr", Value::module(empty())).unwrap_err();
+    let e = m
+        .set_attr("param_attr", Value::module(empty()))
+        .unwrap_err();
     assert!(matches!(e, Error::NotAParameterValue { .. }));
 }
 
@@ -164,20 +180,24 @@ fn setattr_over_a_submodule_only_takes_modules_or_none() {
     let tensor = std::any::type_name::<T>();
     assert_eq!(
         e.to_string(),
-        format!("cannot assign '{tensor}' as child module 'sub' (torch.nn.Module or None expected)")
+        format!(
+            "cannot assign '{tensor}' as child module 'sub' (torch.nn.Module or None expected)"
+        )
     );
 }
 
 #[test]
 fn nn_buffer_values_carry_persistence() {
     let mut m = empty();
-    m.set_attr("buf", Value::non_persistent_buffer(zeros(&[1]))).unwrap();
+    m.set_attr("buf", Value::non_persistent_buffer(zeros(&[1])))
+        .unwrap();
     assert_eq!(m.buffers().len(), 1);
     assert_eq!(m.non_persistent_buffers(), ["buf"]);
     // Overwriting with a persistent one flips it, and back.
     m.set_attr("buf", Value::buffer(zeros(&[1]))).unwrap();
     assert!(m.non_persistent_buffers().is_empty());
-    m.set_attr("buf", Value::non_persistent_buffer(zeros(&[1]))).unwrap();
+    m.set_attr("buf", Value::non_persistent_buffer(zeros(&[1])))
+        .unwrap();
     assert_eq!(m.non_persistent_buffers(), ["buf"]);
     // A parameter takes the name over and clears the flag.
     m.set_attr("buf", Value::parameter(zeros(&[1]))).unwrap();
@@ -189,7 +209,8 @@ fn nn_buffer_values_carry_persistence() {
 #[test]
 fn deleting_a_non_persistent_buffer_clears_its_flag() {
     let mut m = empty();
-    m.set_attr("buf", Value::non_persistent_buffer(zeros(&[1]))).unwrap();
+    m.set_attr("buf", Value::non_persistent_buffer(zeros(&[1])))
+        .unwrap();
     m.del_attr("buf").unwrap();
     assert!(m.buffers().is_empty());
     assert!(m.non_persistent_buffers().is_empty());
@@ -204,22 +225,35 @@ fn delattr_unknown_is_an_attribute_error_and_declared_fields_stay() {
     assert_eq!(e.to_string(), "'Net' object has no attribute 'nope'");
     assert_eq!(e.python_type(), PythonType::AttributeError);
     let e = net.del_attr("l1").unwrap_err();
-    assert_eq!(e.to_string(), "cannot delete 'l1' of 'Net': it is a declared field");
+    assert_eq!(
+        e.to_string(),
+        "cannot delete 'l1' of 'Net': it is a declared field"
+    );
     assert!(net.has_attr("l1"));
 }
 
 #[test]
 fn declared_fields_keep_their_kind() {
     let mut net = Net::new();
-    let e = net.set_attr("dummy_param", Value::module(empty())).unwrap_err();
+    let e = net
+        .set_attr("dummy_param", Value::module(empty()))
+        .unwrap_err();
     assert!(e
         .to_string()
         .ends_with("as parameter 'dummy_param' (torch.nn.Parameter or None expected)"));
-    let e = net.set_attr("l1", Value::parameter(zeros(&[1]))).unwrap_err();
-    assert!(e.to_string().ends_with("as child module 'l1' (torch.nn.Module or None expected)"));
-    let e = net.set_attr("core", Value::parameter(zeros(&[1]))).unwrap_err();
+    let e = net
+        .set_attr("l1", Value::parameter(zeros(&[1])))
+        .unwrap_err();
+    assert!(e
+        .to_string()
+        .ends_with("as child module 'l1' (torch.nn.Module or None expected)"));
+    let e = net
+        .set_attr("core", Value::parameter(zeros(&[1])))
+        .unwrap_err();
     assert_eq!(e.to_string(), "attribute 'core' already exists");
-    let e = net.set_attr("training", Value::parameter(zeros(&[1]))).unwrap_err();
+    let e = net
+        .set_attr("training", Value::parameter(zeros(&[1])))
+        .unwrap_err();
     assert_eq!(e.to_string(), "attribute 'training' already exists");
 }
 
@@ -229,7 +263,8 @@ fn setattr_on_declared_fields_assigns_them() {
     let p = param(&[8]);
     net.set_attr("dummy_param", p.clone().into()).unwrap();
     assert!(net.dummy_param.same(&p));
-    net.set_attr("dummy_buf", Value::Tensor(zeros(&[6]))).unwrap();
+    net.set_attr("dummy_buf", Value::Tensor(zeros(&[6])))
+        .unwrap();
     assert_eq!(net.dummy_buf.shape(), vec![6]);
     net.set_attr("l1", Value::module(Layer::new())).unwrap();
     let e = net.set_attr("dummy_buf", Value::None).unwrap_err();
@@ -245,7 +280,9 @@ fn failed_setattr_leaves_the_module_unchanged() {
     let mut m = empty();
     m.register_buffer("b", Some(zeros(&[1])), false).unwrap();
     // A bad name fails before the buffer is removed (PyTorch removes first).
-    let e = m.set_attr("a.b", Value::parameter(zeros(&[1]))).unwrap_err();
+    let e = m
+        .set_attr("a.b", Value::parameter(zeros(&[1])))
+        .unwrap_err();
     assert_eq!(e.to_string(), r#"parameter name can't contain ".""#);
     assert_eq!(m.dir(), ["b", "core"]);
     assert_eq!(m.non_persistent_buffers(), ["b"]);

@@ -72,18 +72,24 @@ fn candle_models() {
     Module::<Tensor>::register_module(&mut m.act, "inner", Some(Box::new(ReLU::default())))
         .unwrap();
     let boxed: Box<dyn Module<Tensor>> = Box::new(m);
-    assert_eq!(names(boxed.named_modules()), ["", "fc1", "act", "act.inner", "fc2"]);
+    assert_eq!(
+        names(boxed.named_modules()),
+        ["", "fc1", "act", "act.inner", "fc2"]
+    );
 }
 
 #[test]
 fn candle_tied_weights_share_one_tensor() {
     let zeros = |shape: &[usize]| Tensor::zeros(shape, CandleDType::F32, &Device::Cpu).unwrap();
     let mut m = mlp(zeros);
-    m.set_attr("tied", Value::Parameter(m.fc1.weight.clone())).unwrap();
+    m.set_attr("tied", Value::Parameter(m.fc1.weight.clone()))
+        .unwrap();
     assert_eq!(m.parameters().len(), 4);
     assert_eq!(m.named_parameters_with("", true, false).len(), 5);
     let replacement = Tensor::ones((8, 4), CandleDType::F32, &Device::Cpu).unwrap();
-    m.get_parameter("tied").unwrap().set_tensor(replacement.clone());
+    m.get_parameter("tied")
+        .unwrap()
+        .set_tensor(replacement.clone());
     assert_eq!(
         modcore::Tensor::id(&m.fc1.weight.tensor()),
         modcore::Tensor::id(&replacement)
@@ -102,8 +108,7 @@ fn ndarray_models() {
 fn integer_buffers_keep_their_dtype() {
     let mut relu = ReLU::default();
     let steps = Tensor::zeros((), CandleDType::I64, &Device::Cpu).unwrap();
-    Module::<Tensor>::register_buffer(&mut relu, "num_batches_tracked", Some(steps), true)
-        .unwrap();
+    Module::<Tensor>::register_buffer(&mut relu, "num_batches_tracked", Some(steps), true).unwrap();
     let b = Module::<Tensor>::get_buffer(&relu, "num_batches_tracked")
         .unwrap()
         .unwrap();

@@ -88,7 +88,13 @@ fn rename_and_skip_shape_the_names() {
     let names: Vec<String> = b.named_parameters().into_iter().map(|(n, _)| n).collect();
     assert_eq!(
         names,
-        ["gamma", "ln1.weight", "ln1.bias", "layers.0.weight", "layers.0.bias"]
+        [
+            "gamma",
+            "ln1.weight",
+            "ln1.bias",
+            "layers.0.weight",
+            "layers.0.bias"
+        ]
     );
     assert!(b.get_attr("scale").is_err());
     assert!(b.get_parameter("gamma").unwrap().same(&b.scale));

@@ -47,7 +47,8 @@ fn register_parameter_overwrites_in_place_including_with_none() {
     m.register_parameter("a", Some(param(&[1]))).unwrap();
     m.register_parameter("b", Some(param(&[1]))).unwrap();
     let replacement = param(&[2]);
-    m.register_parameter("a", Some(replacement.clone())).unwrap();
+    m.register_parameter("a", Some(replacement.clone()))
+        .unwrap();
     assert_eq!(names(m.named_parameters()), ["a", "b"]);
     assert!(m.get_parameter("a").unwrap().same(&replacement));
     m.register_parameter("a", None).unwrap();
@@ -78,7 +79,9 @@ fn register_parameter_on_a_declared_parameter_assigns_the_field() {
 fn register_buffer_validation_order_and_messages() {
     let mut m = empty();
     assert_eq!(
-        m.register_buffer("a.b", None, true).unwrap_err().to_string(),
+        m.register_buffer("a.b", None, true)
+            .unwrap_err()
+            .to_string(),
         r#"buffer name can't contain ".""#
     );
     assert_eq!(
@@ -88,7 +91,9 @@ fn register_buffer_validation_order_and_messages() {
     m.register_parameter("p", None).unwrap();
     m.register_module("sub", None).unwrap();
     for name in ["p", "sub", "core", "training"] {
-        let e = m.register_buffer(name, Some(zeros(&[1])), true).unwrap_err();
+        let e = m
+            .register_buffer(name, Some(zeros(&[1])), true)
+            .unwrap_err();
         assert_eq!(e.to_string(), format!("attribute '{name}' already exists"));
         assert_eq!(e.python_type(), PythonType::KeyError);
     }
@@ -119,13 +124,16 @@ fn declared_buffer_persistence_is_fixed() {
         core: ModuleCore::new(),
         cache: zeros(&[1]).into(),
     };
-    let e = s.register_buffer("cache", Some(zeros(&[3])), true).unwrap_err();
+    let e = s
+        .register_buffer("cache", Some(zeros(&[3])), true)
+        .unwrap_err();
     assert_eq!(
         e.to_string(),
         "buffer 'cache' of 'Stats' is declared with persistent = false; it cannot be registered with persistent = true"
     );
     assert_eq!(s.cache.shape(), vec![1]);
-    s.register_buffer("cache", Some(zeros(&[3])), false).unwrap();
+    s.register_buffer("cache", Some(zeros(&[3])), false)
+        .unwrap();
     assert_eq!(s.cache.shape(), vec![3]);
 }
 
@@ -135,22 +143,33 @@ fn register_module_checks_existence_before_the_dot() {
     m.register_parameter("p", None).unwrap();
     m.register_buffer("b", None, true).unwrap();
     for name in ["p", "b", "core", "forward"] {
-        let e = m.register_module(name, Some(Box::new(empty()))).unwrap_err();
+        let e = m
+            .register_module(name, Some(Box::new(empty())))
+            .unwrap_err();
         assert_eq!(e.to_string(), format!("attribute '{name}' already exists"));
     }
     let e = m
         .register_module("name.with.dot", Some(Box::new(empty())))
         .unwrap_err();
-    assert_eq!(e.to_string(), r#"module name can't contain ".", got: name.with.dot"#);
+    assert_eq!(
+        e.to_string(),
+        r#"module name can't contain ".", got: name.with.dot"#
+    );
     let e = m.register_module("", Some(Box::new(empty()))).unwrap_err();
     assert_eq!(e.to_string(), r#"module name can't be empty string """#);
-    assert!(matches!(e, Error::EmptyName { kind: MemberKind::Module }));
+    assert!(matches!(
+        e,
+        Error::EmptyName {
+            kind: MemberKind::Module
+        }
+    ));
 }
 
 #[test]
 fn register_module_none_and_replacement_keep_position() {
     let mut m = empty();
-    m.register_module("a", Some(Box::new(Linear::new(1, 1)))).unwrap();
+    m.register_module("a", Some(Box::new(Linear::new(1, 1))))
+        .unwrap();
     m.register_module("empty", None).unwrap();
     m.register_module("c", Some(Box::new(empty()))).unwrap();
     assert!(m.get_attr("empty").unwrap().is_none());
@@ -171,11 +190,14 @@ fn register_module_on_a_declared_module_checks_its_type() {
         .register_module("l1", Some(Box::new(Linear::new(1, 1))))
         .unwrap_err();
     assert!(e.to_string().starts_with("cannot assign '"));
-    assert!(e.to_string().ends_with("' to module 'l1' of 'Net' (Layer expected)"));
+    assert!(e
+        .to_string()
+        .ends_with("' to module 'l1' of 'Net' (Layer expected)"));
     assert_eq!(e.python_type(), PythonType::TypeError);
     let mut replacement = Layer::new();
     replacement.layer_dummy_param = param(&[9]);
-    net.register_module("l1", Some(Box::new(replacement))).unwrap();
+    net.register_module("l1", Some(Box::new(replacement)))
+        .unwrap();
     assert_eq!(net.l1.layer_dummy_param.shape(), vec![9]);
 }
 

@@ -40,7 +40,8 @@ fn parameter_hooks_see_every_run_time_parameter_but_not_none() {
     m.register_parameter("none", None).unwrap();
     m.set_attr("b", Value::parameter(zeros(&[1]))).unwrap();
     let mut l = Linear::new(1, 1);
-    l.set_attr("weight", Value::parameter(zeros(&[2, 2]))).unwrap();
+    l.set_attr("weight", Value::parameter(zeros(&[2, 2])))
+        .unwrap();
     handle.remove();
     m.register_parameter("after", Some(param(&[1]))).unwrap();
     assert_eq!(entries(&seen), ["Empty.a", "Empty.b", "Linear.weight"]);
@@ -81,7 +82,10 @@ fn buffer_hooks_run_for_none_and_may_replace() {
     m.register_buffer("filled", None, false).unwrap();
     m.set_attr("b", Value::Tensor(zeros(&[2]))).unwrap();
     handle.remove();
-    assert_eq!(entries(&seen), ["b:true", "none:false", "filled:false", "b:true"]);
+    assert_eq!(
+        entries(&seen),
+        ["b:true", "none:false", "filled:false", "b:true"]
+    );
     assert_eq!(m.get_buffer("filled").unwrap().unwrap().shape(), vec![3]);
     assert_eq!(m.non_persistent_buffers(), ["filled"]);
 }
@@ -108,7 +112,14 @@ fn module_hooks_run_for_setattr_add_module_and_none_and_may_replace() {
     handle.remove();
     assert_eq!(
         entries(&seen),
-        ["a:Empty", "b:Net", "b:None", "none:None", "swap:Empty", "l1:Layer"]
+        [
+            "a:Empty",
+            "b:Net",
+            "b:None",
+            "none:None",
+            "swap:Empty",
+            "l1:Layer"
+        ]
     );
     assert_eq!(m.get_submodule("swap").unwrap().type_name(), "Linear");
 }
@@ -124,7 +135,8 @@ fn hooks_are_typed_by_tensor_type() {
         None
     });
     let mut m = empty();
-    m.register_parameter("f32_param", Some(Parameter::new(zeros(&[1])))).unwrap();
+    m.register_parameter("f32_param", Some(Parameter::new(zeros(&[1]))))
+        .unwrap();
     handle.remove();
     assert!(entries(&seen).is_empty());
 }
@@ -137,7 +149,9 @@ fn a_hook_may_register_hooks_while_running() {
     let outer = register_module_parameter_registration_hook::<T>(move |_, _, _| {
         h.lock()
             .unwrap()
-            .push(register_module_parameter_registration_hook::<T>(|_, _, _| None));
+            .push(register_module_parameter_registration_hook::<T>(
+                |_, _, _| None,
+            ));
         None
     });
     let mut m = empty();

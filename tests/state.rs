@@ -74,17 +74,26 @@ fn prepend_puts_each_new_hook_in_front_of_earlier_prepends() {
     assert_eq!(firing_order(HookKind::Forward, &[1, 4]), [4, 1, 0, 2, 3]);
     assert_eq!(firing_order(HookKind::ForwardPre, &[0, 4]), [4, 0, 1, 2, 3]);
     assert_eq!(firing_order(HookKind::Backward, &[3, 4]), [4, 3, 0, 1, 2]);
-    assert_eq!(firing_order(HookKind::BackwardPre, &[0, 1]), [1, 0, 2, 3, 4]);
+    assert_eq!(
+        firing_order(HookKind::BackwardPre, &[0, 1]),
+        [1, 0, 2, 3, 4]
+    );
 }
 
 #[test]
 fn handle_ids_strictly_increase_across_kinds_and_modules() {
     let a = ModuleCore::new();
     let b = ModuleCore::new();
-    let h1 = a.hooks().register(HookKind::Forward, hook(), HookOptions::default());
-    let h2 = b.hooks().register(HookKind::StateDict, hook(), HookOptions::default());
+    let h1 = a
+        .hooks()
+        .register(HookKind::Forward, hook(), HookOptions::default());
+    let h2 = b
+        .hooks()
+        .register(HookKind::StateDict, hook(), HookOptions::default());
     let h3 = global_hooks().register(HookKind::ForwardPre, hook(), HookOptions::default());
-    let h4 = a.hooks().register(HookKind::ForwardPre, hook(), HookOptions::default());
+    let h4 = a
+        .hooks()
+        .register(HookKind::ForwardPre, hook(), HookOptions::default());
     assert!(h1.id() < h2.id() && h2.id() < h3.id() && h3.id() < h4.id());
     h3.remove();
 }
@@ -92,8 +101,14 @@ fn handle_ids_strictly_increase_across_kinds_and_modules() {
 #[test]
 fn removal_is_idempotent_and_harmless_after_the_module_is_gone() {
     let m = empty();
-    let h = m.core().hooks().register(HookKind::Forward, hook(), HookOptions::default());
-    let other = m.core().hooks().register(HookKind::Forward, hook(), HookOptions::default());
+    let h = m
+        .core()
+        .hooks()
+        .register(HookKind::Forward, hook(), HookOptions::default());
+    let other = m
+        .core()
+        .hooks()
+        .register(HookKind::Forward, hook(), HookOptions::default());
     assert_eq!(h.dict_len(), Some(2));
     h.remove();
     h.remove();
@@ -107,27 +122,46 @@ fn removal_is_idempotent_and_harmless_after_the_module_is_gone() {
 #[test]
 fn removing_a_flagged_hook_removes_its_flags() {
     let core = ModuleCore::new();
-    let plain = core.hooks().register(HookKind::Forward, hook(), HookOptions::default());
+    let plain = core
+        .hooks()
+        .register(HookKind::Forward, hook(), HookOptions::default());
     let flagged = core.hooks().register(
         HookKind::Forward,
         hook(),
         HookOptions::default().with_kwargs().always_call(),
     );
-    let pre = core
-        .hooks()
-        .register(HookKind::ForwardPre, hook(), HookOptions::default().with_kwargs());
+    let pre = core.hooks().register(
+        HookKind::ForwardPre,
+        hook(),
+        HookOptions::default().with_kwargs(),
+    );
     {
         let table = core.hooks().lock();
-        assert_eq!(table.ids_with(HookKind::Forward, HookFlag::WithKwargs), [flagged.id()]);
-        assert_eq!(table.ids_with(HookKind::Forward, HookFlag::AlwaysCall), [flagged.id()]);
-        assert_eq!(table.ids_with(HookKind::ForwardPre, HookFlag::WithKwargs), [pre.id()]);
+        assert_eq!(
+            table.ids_with(HookKind::Forward, HookFlag::WithKwargs),
+            [flagged.id()]
+        );
+        assert_eq!(
+            table.ids_with(HookKind::Forward, HookFlag::AlwaysCall),
+            [flagged.id()]
+        );
+        assert_eq!(
+            table.ids_with(HookKind::ForwardPre, HookFlag::WithKwargs),
+            [pre.id()]
+        );
     }
     flagged.remove();
     pre.remove();
     let table = core.hooks().lock();
-    assert!(table.ids_with(HookKind::Forward, HookFlag::WithKwargs).is_empty());
-    assert!(table.ids_with(HookKind::Forward, HookFlag::AlwaysCall).is_empty());
-    assert!(table.ids_with(HookKind::ForwardPre, HookFlag::WithKwargs).is_empty());
+    assert!(table
+        .ids_with(HookKind::Forward, HookFlag::WithKwargs)
+        .is_empty());
+    assert!(table
+        .ids_with(HookKind::Forward, HookFlag::AlwaysCall)
+        .is_empty());
+    assert!(table
+        .ids_with(HookKind::ForwardPre, HookFlag::WithKwargs)
+        .is_empty());
     assert_eq!(table.ids(HookKind::Forward), [plain.id()]);
 }
 
@@ -142,7 +176,9 @@ fn a_guard_removes_its_hook_when_dropped_and_a_handle_does_not() {
         assert_eq!(guard.handle().dict_len(), Some(1));
     }
     assert_eq!(core.hooks().lock().len(HookKind::Forward), 0);
-    let handle = core.hooks().register(HookKind::Forward, hook(), HookOptions::default());
+    let handle = core
+        .hooks()
+        .register(HookKind::Forward, hook(), HookOptions::default());
     drop(handle);
     assert_eq!(core.hooks().lock().len(HookKind::Forward), 1);
 }
@@ -150,8 +186,12 @@ fn a_guard_removes_its_hook_when_dropped_and_a_handle_does_not() {
 #[test]
 fn the_backward_hook_kind_is_sticky() {
     let core = ModuleCore::new();
-    core.hooks().claim_backward_kind(true, "on a single Module").unwrap();
-    let h = core.hooks().register(HookKind::Backward, hook(), HookOptions::default());
+    core.hooks()
+        .claim_backward_kind(true, "on a single Module")
+        .unwrap();
+    let h = core
+        .hooks()
+        .register(HookKind::Backward, hook(), HookOptions::default());
     h.remove();
     let e = core
         .hooks()
@@ -173,8 +213,12 @@ fn hooks_can_be_registered_and_removed_from_several_threads() {
         for _ in 0..4 {
             s.spawn(|| {
                 for _ in 0..100 {
-                    let h = core.hooks().register(HookKind::Forward, hook(), HookOptions::default());
-                    let _keep = core.hooks().register(HookKind::ForwardPre, hook(), HookOptions::default());
+                    let h =
+                        core.hooks()
+                            .register(HookKind::Forward, hook(), HookOptions::default());
+                    let _keep =
+                        core.hooks()
+                            .register(HookKind::ForwardPre, hook(), HookOptions::default());
                     h.remove();
                 }
             });

@@ -20,9 +20,18 @@ fn basic() -> (Layer, Net, Seq) {
 fn basic_net_parameters() {
     let (l, n, s) = basic();
     assert_eq!(names(l.named_parameters()), ["layer_dummy_param"]);
-    assert_eq!(names(n.named_parameters()), ["dummy_param", "l1.layer_dummy_param"]);
-    assert_eq!(names(n.named_parameters_with("", false, true)), ["dummy_param"]);
-    assert_eq!(names(s.named_parameters()), ["0.dummy_param", "0.l1.layer_dummy_param"]);
+    assert_eq!(
+        names(n.named_parameters()),
+        ["dummy_param", "l1.layer_dummy_param"]
+    );
+    assert_eq!(
+        names(n.named_parameters_with("", false, true)),
+        ["dummy_param"]
+    );
+    assert_eq!(
+        names(s.named_parameters()),
+        ["0.dummy_param", "0.l1.layer_dummy_param"]
+    );
     assert_eq!(s.parameters().len(), 2);
 }
 
@@ -30,9 +39,15 @@ fn basic_net_parameters() {
 fn basic_net_buffers() {
     let (l, n, s) = basic();
     assert_eq!(names(l.named_buffers()), ["layer_dummy_buf"]);
-    assert_eq!(names(n.named_buffers()), ["dummy_buf", "l1.layer_dummy_buf"]);
+    assert_eq!(
+        names(n.named_buffers()),
+        ["dummy_buf", "l1.layer_dummy_buf"]
+    );
     assert_eq!(names(n.named_buffers_with("", false, true)), ["dummy_buf"]);
-    assert_eq!(names(s.named_buffers()), ["0.dummy_buf", "0.l1.layer_dummy_buf"]);
+    assert_eq!(
+        names(s.named_buffers()),
+        ["0.dummy_buf", "0.l1.layer_dummy_buf"]
+    );
 }
 
 #[derive(Module)]
@@ -56,9 +71,15 @@ fn tied_parameters_and_buffers_are_reported_once_unless_asked() {
         buffer2: b,
     };
     assert_eq!(names(m.named_parameters()), ["param1"]);
-    assert_eq!(names(m.named_parameters_with("", true, false)), ["param1", "param2"]);
+    assert_eq!(
+        names(m.named_parameters_with("", true, false)),
+        ["param1", "param2"]
+    );
     assert_eq!(names(m.named_buffers()), ["buffer1"]);
-    assert_eq!(names(m.named_buffers_with("", true, false)), ["buffer1", "buffer2"]);
+    assert_eq!(
+        names(m.named_buffers_with("", true, false)),
+        ["buffer1", "buffer2"]
+    );
     assert_eq!(m.num_parameters(), 2);
 }
 
@@ -81,7 +102,10 @@ fn a_cross_module_tie_keeps_the_other_entries() {
         a,
         b,
     };
-    assert_eq!(names(m.named_parameters()), ["p0", "a.weight", "a.bias", "b.bias"]);
+    assert_eq!(
+        names(m.named_parameters()),
+        ["p0", "a.weight", "a.bias", "b.bias"]
+    );
     assert_eq!(m.num_parameters(), 1 + 4 + 2 + 2);
 }
 
@@ -99,7 +123,10 @@ fn own_parameters_come_before_childrens() {
         l1: Layer::new(),
         dummy_param: param(&[1]),
     };
-    assert_eq!(names(m.named_parameters()), ["dummy_param", "l1.layer_dummy_param"]);
+    assert_eq!(
+        names(m.named_parameters()),
+        ["dummy_param", "l1.layer_dummy_param"]
+    );
 }
 
 #[test]
@@ -109,7 +136,10 @@ fn prefixes() {
         names(s.named_parameters_with("p", true, true)),
         ["p.0.dummy_param", "p.0.l1.layer_dummy_param"]
     );
-    assert_eq!(names(s.named_modules_with("root")), ["root", "root.0", "root.0.l1"]);
+    assert_eq!(
+        names(s.named_modules_with("root")),
+        ["root", "root.0", "root.0.l1"]
+    );
 }
 
 #[test]
@@ -117,10 +147,18 @@ fn declared_then_run_time_members_in_insertion_order() {
     let mut n = Net::new();
     n.register_parameter("z_late", Some(param(&[1]))).unwrap();
     n.register_parameter("a_late", Some(param(&[1]))).unwrap();
-    n.register_module("extra", Some(Box::new(Linear::new(1, 1)))).unwrap();
+    n.register_module("extra", Some(Box::new(Linear::new(1, 1))))
+        .unwrap();
     assert_eq!(
         names(n.named_parameters()),
-        ["dummy_param", "z_late", "a_late", "l1.layer_dummy_param", "extra.weight", "extra.bias"]
+        [
+            "dummy_param",
+            "z_late",
+            "a_late",
+            "l1.layer_dummy_param",
+            "extra.weight",
+            "extra.bias"
+        ]
     );
     assert_eq!(names(n.named_children()), ["l1", "extra"]);
     assert_eq!(names(n.named_modules()), ["", "l1", "extra"]);
@@ -195,7 +233,10 @@ fn collections_are_named_like_pytorch_containers() {
     );
     assert_eq!(
         names(s.named_modules()),
-        ["", "layers.0", "layers.1", "heads.z", "heads.a", "sorted.b", "sorted.y", "boxed", "boxed.l1"]
+        [
+            "", "layers.0", "layers.1", "heads.z", "heads.a", "sorted.b", "sorted.y", "boxed",
+            "boxed.l1"
+        ]
     );
 }
 
@@ -203,7 +244,10 @@ fn collections_are_named_like_pytorch_containers() {
 fn paths_walk_through_collections() {
     let mut s = stack();
     assert_eq!(s.get_submodule("layers.1").unwrap().type_name(), "Linear");
-    assert_eq!(s.get_parameter("heads.a.weight").unwrap().shape(), vec![1, 1]);
+    assert_eq!(
+        s.get_parameter("heads.a.weight").unwrap().shape(),
+        vec![1, 1]
+    );
     assert_eq!(s.get_parameter("pair.1").unwrap().shape(), vec![1]);
     assert_eq!(s.get_submodule("boxed.l1").unwrap().type_name(), "Layer");
     assert_eq!(
@@ -252,7 +296,10 @@ fn get_submodule_errors_name_the_module_searched() {
 #[test]
 fn get_parameter_and_get_buffer() {
     let n = Net::new();
-    assert!(n.get_parameter("l1.layer_dummy_param").unwrap().same(&n.l1.layer_dummy_param));
+    assert!(n
+        .get_parameter("l1.layer_dummy_param")
+        .unwrap()
+        .same(&n.l1.layer_dummy_param));
     assert_eq!(
         n.get_parameter("dummy_buf").unwrap_err().to_string(),
         "`dummy_buf` is not an nn.Parameter"
@@ -282,21 +329,29 @@ fn get_parameter_and_get_buffer() {
 fn get_buffer_resolves_nested_run_time_buffers() {
     let mut sub = empty();
     let mut subsub = empty();
-    subsub.register_buffer("bar", Some(zeros(&[3])), true).unwrap();
-    sub.register_module("subsub", Some(Box::new(subsub))).unwrap();
+    subsub
+        .register_buffer("bar", Some(zeros(&[3])), true)
+        .unwrap();
+    sub.register_module("subsub", Some(Box::new(subsub)))
+        .unwrap();
     let mut m = empty();
     m.register_module("sub", Some(Box::new(sub))).unwrap();
-    assert_eq!(m.get_buffer("sub.subsub.bar").unwrap().unwrap().shape(), vec![3]);
+    assert_eq!(
+        m.get_buffer("sub.subsub.bar").unwrap().unwrap().shape(),
+        vec![3]
+    );
 }
 
 #[test]
 fn set_submodule_follows_the_docstring_example() {
     let mut a = empty();
     let mut b = empty();
-    b.register_module("c", Some(Box::new(Linear::new(1, 1)))).unwrap();
+    b.register_module("c", Some(Box::new(Linear::new(1, 1))))
+        .unwrap();
     a.register_module("b", Some(Box::new(b))).unwrap();
     // Replace, strict or not.
-    a.set_submodule("b.c", Box::new(Linear::new(2, 2)), true).unwrap();
+    a.set_submodule("b.c", Box::new(Linear::new(2, 2)), true)
+        .unwrap();
     assert_eq!(a.get_parameter("b.c.weight").unwrap().shape(), vec![2, 2]);
     a.set_submodule("b.c", Box::new(empty()), false).unwrap();
     assert_eq!(a.get_submodule("b.c").unwrap().type_name(), "Empty");
@@ -312,23 +367,33 @@ fn set_submodule_errors() {
     let mut a = empty();
     a.register_parameter("p", Some(param(&[1]))).unwrap();
     assert_eq!(
-        a.set_submodule("", Box::new(empty()), false).unwrap_err().to_string(),
+        a.set_submodule("", Box::new(empty()), false)
+            .unwrap_err()
+            .to_string(),
         "Cannot set the submodule without a target name!"
     );
     assert_eq!(
-        a.set_submodule("zz.l", Box::new(empty()), false).unwrap_err().to_string(),
+        a.set_submodule("zz.l", Box::new(empty()), false)
+            .unwrap_err()
+            .to_string(),
         "Empty has no attribute `zz`"
     );
     assert_eq!(
-        a.set_submodule("0", Box::new(empty()), true).unwrap_err().to_string(),
+        a.set_submodule("0", Box::new(empty()), true)
+            .unwrap_err()
+            .to_string(),
         "Empty has no attribute `0`"
     );
     assert_eq!(
-        a.set_submodule("p", Box::new(empty()), false).unwrap_err().to_string(),
+        a.set_submodule("p", Box::new(empty()), false)
+            .unwrap_err()
+            .to_string(),
         "`p` is not an nn.Module"
     );
     assert_eq!(
-        a.set_submodule("core", Box::new(empty()), false).unwrap_err().to_string(),
+        a.set_submodule("core", Box::new(empty()), false)
+            .unwrap_err()
+            .to_string(),
         "`core` is not an nn.Module"
     );
 }
@@ -351,7 +416,8 @@ fn apply_is_post_order_and_train_eval_recurse() {
 #[test]
 fn train_reaches_run_time_submodules() {
     let mut m = empty();
-    m.register_module("inner", Some(Box::new(Net::new()))).unwrap();
+    m.register_module("inner", Some(Box::new(Net::new())))
+        .unwrap();
     m.eval();
     assert!(!m.get_submodule("inner.l1").unwrap().is_training());
 }
@@ -377,7 +443,10 @@ fn visit_parameters_matches_named_parameters() {
 fn boxed_modules_are_object_safe_and_downcast() {
     let mut boxed: Box<dyn Module<T>> = Box::new(Net::new());
     boxed.set_attr("extra", Value::buffer(zeros(&[1]))).unwrap();
-    assert_eq!(names(boxed.named_buffers()), ["dummy_buf", "extra", "l1.layer_dummy_buf"]);
+    assert_eq!(
+        names(boxed.named_buffers()),
+        ["dummy_buf", "extra", "l1.layer_dummy_buf"]
+    );
     let net: &Net = boxed.downcast_ref::<Net>().unwrap();
     assert_eq!(net.dummy_param.shape(), vec![3, 5]);
     assert!(boxed.downcast_ref::<Layer>().is_none());
@@ -401,6 +470,9 @@ fn generic_structs_keep_their_bounds() {
         inner: Linear::new(2, 2),
         scale: param(&[1]),
     };
-    assert_eq!(names(w.named_parameters()), ["scale", "inner.weight", "inner.bias"]);
+    assert_eq!(
+        names(w.named_parameters()),
+        ["scale", "inner.weight", "inner.bias"]
+    );
     assert_eq!(Wrap::<Linear, T>::MEMBERS[0].ty, "M");
 }

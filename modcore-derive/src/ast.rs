@@ -56,7 +56,10 @@ impl<'a> Input<'a> {
                 return None;
             }
             Data::Union(data) => {
-                cx.error_spanned_by(data.union_token, "`#[derive(Module)]` supports structs only");
+                cx.error_spanned_by(
+                    data.union_token,
+                    "`#[derive(Module)]` supports structs only",
+                );
                 return None;
             }
         };

@@ -58,7 +58,10 @@ fn check_field_attrs(cx: &Ctxt, input: &Input) {
             ),
             Role::Skip => {
                 if let (Some(skip), Some(_)) = (&attrs.skip, &attrs.rename) {
-                    cx.error_spanned_by(skip, "`skip` and `rename` cannot be combined: a skipped field has no name");
+                    cx.error_spanned_by(
+                        skip,
+                        "`skip` and `rename` cannot be combined: a skipped field has no name",
+                    );
                 }
                 if let (Some(skip), Some(_)) = (&attrs.skip, &attrs.persistent) {
                     cx.error_spanned_by(skip, "`#[module(skip)]` and `#[buffer(...)]` cannot be combined: a skipped field is not a buffer");

@@ -2,7 +2,8 @@
 //! text that shows the table on the type's page.
 
 use proc_macro2::TokenStream;
-use quote::{quote, ToTokens};
+use quote::{quote, quote_spanned, ToTokens};
+use syn::spanned::Spanned;
 
 use crate::ast::{Field, Input};
 
@@ -35,19 +36,18 @@ pub fn row(krate: &syn::Path, field: &Field) -> TokenStream {
         syn::Member::Unnamed(index) => index.index.to_string(),
     };
     let ty = field.ty;
-    let persistent = field.attrs.persistent.as_ref().is_none_or(|(_, lit)| lit.value);
+    let persistent = field
+        .attrs
+        .persistent
+        .as_ref()
+        .is_none_or(|(_, lit)| lit.value);
     let ty_string = type_string(ty);
     let doc = &field.doc;
+    // Spanned at the type: a type that is not a `Member` is reported there, once, with the
+    // trait's `on_unimplemented` message.
+    let info = quote_spanned!(ty.span()=> #krate::__private::member_info::<#ty>);
     quote! {
-        #krate::MemberInfo {
-            name: #name,
-            field: #rust_field,
-            kind: <#ty as #krate::Member>::KIND,
-            collection: <#ty as #krate::Member>::COLLECTION,
-            persistent: #persistent,
-            ty: #ty_string,
-            doc: #doc,
-        }
+        #info(#name, #rust_field, #persistent, #ty_string, #doc)
     }
 }
 
@@ -60,7 +60,11 @@ pub fn doc(input: &Input) -> String {
         input.ident
     );
     for field in input.members() {
-        let persistent = field.attrs.persistent.as_ref().is_none_or(|(_, lit)| lit.value);
+        let persistent = field
+            .attrs
+            .persistent
+            .as_ref()
+            .is_none_or(|(_, lit)| lit.value);
         let saved = if persistent { "saved" } else { "not saved" };
         let text = field.doc.replace('|', "\\|").replace('\n', " ");
         doc.push_str(&format!(
@@ -91,6 +95,9 @@ mod tests {
         assert_eq!(ts("Box<dyn Module<Tensor>>"), "Box<dyn Module<Tensor>>");
         assert_eq!(ts("[Linear; 4]"), "[Linear; 4]");
         assert_eq!(ts("IndexMap<String, Linear>"), "IndexMap<String, Linear>");
-        assert_eq!(ts("Option<modcore::Parameter<T>>"), "Option<modcore::Parameter<T>>");
+        assert_eq!(
+            ts("Option<modcore::Parameter<T>>"),
+            "Option<modcore::Parameter<T>>"
+        );
     }
 }

@@ -296,9 +296,9 @@ impl Error {
             | Error::NotABuffer { .. }
             | Error::Unregistered { .. }
             | Error::DeleteDeclared { .. } => PythonType::AttributeError,
-            Error::NameContainsDot { .. } | Error::EmptyName { .. } | Error::AlreadyExists { .. } => {
-                PythonType::KeyError
-            }
+            Error::NameContainsDot { .. }
+            | Error::EmptyName { .. }
+            | Error::AlreadyExists { .. } => PythonType::KeyError,
             Error::NotAParameterValue { .. }
             | Error::NotAModuleValue { .. }
             | Error::FieldTypeMismatch { .. }

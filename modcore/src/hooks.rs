@@ -304,7 +304,10 @@ impl Drop for HookGuard {
 impl std::fmt::Debug for HookTable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HookTable")
-            .field("hooks", &self.dicts.iter().map(IndexMap::len).sum::<usize>())
+            .field(
+                "hooks",
+                &self.dicts.iter().map(IndexMap::len).sum::<usize>(),
+            )
             .field("is_full_backward_hook", &self.is_full_backward_hook)
             .finish()
     }

@@ -146,7 +146,10 @@ mod tests {
             });
             drop(cell);
             // Every value made was dropped exactly once: the losers during the race, the winner now.
-            assert_eq!(drops.load(Ordering::SeqCst) - start, made.load(Ordering::SeqCst));
+            assert_eq!(
+                drops.load(Ordering::SeqCst) - start,
+                made.load(Ordering::SeqCst)
+            );
         }
     }
 }

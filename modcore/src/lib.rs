@@ -81,12 +81,12 @@
 
 mod attrs;
 mod buffer;
-mod module_core;
 mod error;
 mod hooks;
 mod lazy;
 mod member;
 mod module;
+mod module_core;
 mod parameter;
 mod paths;
 mod registration;
@@ -100,7 +100,6 @@ pub mod backend;
 
 pub use crate::attrs::RESERVED_NAMES;
 pub use crate::buffer::Buffer;
-pub use crate::module_core::ModuleCore;
 pub use crate::error::{AttributeError, Error, PythonType};
 pub use crate::hooks::{
     global_hooks, HookEntry, HookFlag, HookGuard, HookKind, HookOptions, HookRegistry, HookTable,
@@ -108,6 +107,7 @@ pub use crate::hooks::{
 };
 pub use crate::member::{Attr, AttrMut, Collection, Member, MemberAccess, Value};
 pub use crate::module::Module;
+pub use crate::module_core::ModuleCore;
 pub use crate::parameter::Parameter;
 pub use crate::registration::{
     register_module_buffer_registration_hook, register_module_module_registration_hook,
@@ -123,34 +123,9 @@ pub use modcore_derive::Module;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::attrs::is_reserved;
-    pub use crate::member::module_from_value;
+    pub use crate::member::{member_info, module_from_value};
     pub use crate::member::{push_index, push_segment};
     pub use ::core::any::Any;
     pub use ::std::boxed::Box;
     pub use ::std::string::String;
-
-    /// The stub `Module` body emitted when `#[derive(Module)]` fails, so that the one real error
-    /// is not buried under "trait not implemented" errors.
-    #[macro_export]
-    #[doc(hidden)]
-    macro_rules! __module_fallback_body {
-        ($krate:path, $T:ty) => {
-            fn core(&self) -> &$krate::ModuleCore { ::core::unreachable!() }
-            fn core_mut(&mut self) -> &mut $krate::ModuleCore { ::core::unreachable!() }
-            fn type_name(&self) -> &'static str { ::core::unreachable!() }
-            fn qualified_type_name(&self) -> &'static str { ::core::unreachable!() }
-            fn members(&self) -> &'static [$krate::MemberInfo] { ::core::unreachable!() }
-            fn plain_fields(&self) -> &'static [&'static str] { ::core::unreachable!() }
-            fn declared_attr(&self, _: &str) -> ::core::option::Option<$krate::Attr<'_, $T>> { ::core::unreachable!() }
-            fn declared_attr_mut(&mut self, _: &str) -> ::core::option::Option<$krate::AttrMut<'_, $T>> { ::core::unreachable!() }
-            fn assign_declared(&mut self, _: &str, _: $krate::Value<$T>) -> ::core::option::Option<::core::result::Result<(), $krate::__private::String>> { ::core::unreachable!() }
-            fn visit_declared<'__a>(&'__a self, _: $krate::MemberKind, _: &mut $krate::__private::String, _: &mut dyn ::core::ops::FnMut(&mut $krate::__private::String, $krate::Attr<'__a, $T>)) { ::core::unreachable!() }
-            fn visit_declared_mut(&mut self, _: $krate::MemberKind, _: &mut $krate::__private::String, _: &mut dyn ::core::ops::FnMut(&mut $krate::__private::String, $krate::AttrMut<'_, $T>)) { ::core::unreachable!() }
-            fn as_dyn(&self) -> &dyn $krate::Module<$T> { ::core::unreachable!() }
-            fn as_dyn_mut(&mut self) -> &mut dyn $krate::Module<$T> { ::core::unreachable!() }
-            fn as_any(&self) -> &dyn $krate::__private::Any { ::core::unreachable!() }
-            fn as_any_mut(&mut self) -> &mut dyn $krate::__private::Any { ::core::unreachable!() }
-            fn into_any(self: $krate::__private::Box<Self>) -> $krate::__private::Box<dyn $krate::__private::Any> { ::core::unreachable!() }
-        };
-    }
 }

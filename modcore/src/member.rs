@@ -46,7 +46,7 @@ pub trait Member {
 ///
 /// Visiting calls `f` once per entry with the entry's full dotted path in `path`; `f` may push
 /// onto `path` (to recurse) as long as it restores it before returning.
-pub trait MemberAccess<T: Tensor>: Member {
+pub trait MemberAccess<T: Tensor> {
     /// The member as an attribute (what `getattr` returns).
     fn attr(&self) -> Attr<'_, T>;
 
@@ -394,6 +394,27 @@ impl<T: Tensor> MemberAccess<T> for dyn Module<T> {
     }
 }
 
+/// A row of the static table. A generic function, so that a field whose type is not a
+/// [`Member`] gets exactly one error, under the field's type.
+#[doc(hidden)]
+pub const fn member_info<M: Member + ?Sized>(
+    name: &'static str,
+    field: &'static str,
+    persistent: bool,
+    ty: &'static str,
+    doc: &'static str,
+) -> crate::MemberInfo {
+    crate::MemberInfo {
+        name,
+        field,
+        kind: M::KIND,
+        collection: M::COLLECTION,
+        persistent,
+        ty,
+        doc,
+    }
+}
+
 /// `from_value` for a derived module type `M`: accepts a module value of exactly that type.
 #[doc(hidden)]
 pub fn module_from_value<T: Tensor, M: Module<T>>(value: Value<T>) -> Result<Box<M>, String> {
@@ -413,7 +434,7 @@ impl<M: Member> Member for Option<M> {
     const COLLECTION: bool = M::COLLECTION;
 }
 
-impl<T: Tensor, M: MemberAccess<T>> MemberAccess<T> for Option<M> {
+impl<T: Tensor, M: MemberAccess<T> + Member> MemberAccess<T> for Option<M> {
     fn attr(&self) -> Attr<'_, T> {
         match self {
             Some(m) => m.attr(),
@@ -487,7 +508,8 @@ fn container_name(kind: MemberKind, keyed: bool) -> &'static str {
 
 /// The index a sequence key names: PyTorch's keys are `str(i)`, so `"01"` and `"-1"` name nothing.
 fn parse_index(key: &str) -> Option<usize> {
-    let canonical = key == "0" || (!key.starts_with('0') && key.bytes().all(|b| b.is_ascii_digit()));
+    let canonical =
+        key == "0" || (!key.starts_with('0') && key.bytes().all(|b| b.is_ascii_digit()));
     if canonical {
         key.parse().ok()
     } else {
@@ -511,7 +533,7 @@ macro_rules! sequence_member {
 
         impl<T: Tensor, $($gen)*> MemberAccess<T> for $ty
         where
-            M: MemberAccess<T> + Send + Sync,
+            M: MemberAccess<T> + Member + Send + Sync,
         {
             fn attr(&self) -> Attr<'_, T> {
                 Attr::Collection(self)
@@ -540,7 +562,7 @@ macro_rules! sequence_member {
 
         impl<T: Tensor, $($gen)*> Collection<T> for $ty
         where
-            M: MemberAccess<T> + Send + Sync,
+            M: MemberAccess<T> + Member + Send + Sync,
         {
             fn item(&self, key: &str) -> Option<Attr<'_, T>> {
                 self.get(parse_index(key)?).map(MemberAccess::attr)
@@ -571,7 +593,7 @@ macro_rules! map_member {
 
         impl<T: Tensor, M> MemberAccess<T> for $map<String, M>
         where
-            M: MemberAccess<T> + Send + Sync,
+            M: MemberAccess<T> + Member + Send + Sync,
         {
             fn attr(&self) -> Attr<'_, T> {
                 Attr::Collection(self)
@@ -586,7 +608,11 @@ macro_rules! map_member {
                     path.truncate(len);
                 }
             }
-            fn visit_mut(&mut self, path: &mut String, f: &mut dyn FnMut(&mut String, AttrMut<'_, T>)) {
+            fn visit_mut(
+                &mut self,
+                path: &mut String,
+                f: &mut dyn FnMut(&mut String, AttrMut<'_, T>),
+            ) {
                 for (key, item) in self.iter_mut() {
                     let len = push_segment(path, key);
                     item.visit_mut(path, f);
@@ -600,7 +626,7 @@ macro_rules! map_member {
 
         impl<T: Tensor, M> Collection<T> for $map<String, M>
         where
-            M: MemberAccess<T> + Send + Sync,
+            M: MemberAccess<T> + Member + Send + Sync,
         {
             fn item(&self, key: &str) -> Option<Attr<'_, T>> {
                 self.get(key).map(MemberAccess::attr)

@@ -82,7 +82,11 @@ impl<T: Tensor> Parameter<T> {
 
     /// Runs `f` on the tensor without cloning it.
     pub fn read<R>(&self, f: impl FnOnce(&T) -> R) -> R {
-        f(&self.inner.tensor.read().unwrap_or_else(PoisonError::into_inner))
+        f(&self
+            .inner
+            .tensor
+            .read()
+            .unwrap_or_else(PoisonError::into_inner))
     }
 }
 

@@ -62,10 +62,7 @@ pub fn register_module_parameter_registration_hook<T: Tensor>(
 /// Registers a hook run for every buffer registered at run time, `None` included:
 /// `hook(module, name, buffer)`; a `Some` return replaces the buffer.
 pub fn register_module_buffer_registration_hook<T: Tensor>(
-    hook: impl Fn(&dyn Module<T>, &str, Option<&Buffer<T>>) -> Option<Buffer<T>>
-        + Send
-        + Sync
-        + 'static,
+    hook: impl Fn(&dyn Module<T>, &str, Option<&Buffer<T>>) -> Option<Buffer<T>> + Send + Sync + 'static,
 ) -> RemovableHandle {
     let hook: BufferHook<T> = Box::new(hook);
     global_hooks().register(

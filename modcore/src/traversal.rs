@@ -84,11 +84,15 @@ pub(crate) fn visit_members_mut<T: Tensor>(
 
 pub(crate) fn named_children<T: Tensor>(module: &dyn Module<T>) -> Vec<(String, &dyn Module<T>)> {
     let mut out = Vec::new();
-    module.visit_members(MemberKind::Module, &mut String::new(), &mut |path, entry| {
-        if let Attr::Module(Some(child)) = entry {
-            out.push((path.clone(), child));
-        }
-    });
+    module.visit_members(
+        MemberKind::Module,
+        &mut String::new(),
+        &mut |path, entry| {
+            if let Attr::Module(Some(child)) = entry {
+                out.push((path.clone(), child));
+            }
+        },
+    );
     out
 }
 
@@ -193,14 +197,7 @@ pub(crate) fn visit_parameters<'a, T: Tensor>(
         extract: Attr::parameter,
         key: Parameter::key,
     };
-    visit_tensors(
-        module,
-        select,
-        prefix,
-        recurse,
-        remove_duplicate,
-        f,
-    )
+    visit_tensors(module, select, prefix, recurse, remove_duplicate, f)
 }
 
 pub(crate) fn visit_buffers<'a, T: Tensor>(
@@ -215,14 +212,7 @@ pub(crate) fn visit_buffers<'a, T: Tensor>(
         extract: Attr::buffer,
         key: Buffer::key,
     };
-    visit_tensors(
-        module,
-        select,
-        prefix,
-        recurse,
-        remove_duplicate,
-        f,
-    )
+    visit_tensors(module, select, prefix, recurse, remove_duplicate, f)
 }
 
 pub(crate) fn non_persistent_buffers<T: Tensor>(module: &dyn Module<T>) -> Vec<String> {

@@ -1,0 +1,9 @@
+use modcore::{Module, ModuleCore};
+
+#[derive(Module)]
+struct Net {
+    #[module(rename = "state")]
+    core: ModuleCore,
+}
+
+fn main() {}

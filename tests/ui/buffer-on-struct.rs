@@ -1,0 +1,9 @@
+use modcore::{Module, ModuleCore};
+
+#[derive(Module)]
+#[buffer(persistent = false)]
+struct Net {
+    core: ModuleCore,
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use modcore::Module;
+
+#[derive(Module)]
+enum Layer {
+    A,
+    B,
+}
+
+fn main() {}

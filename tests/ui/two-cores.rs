@@ -1,0 +1,9 @@
+use modcore::{Module, ModuleCore};
+
+#[derive(Module)]
+struct Net {
+    core: ModuleCore,
+    other: ModuleCore,
+}
+
+fn main() {}

@@ -1,0 +1,11 @@
+use modcore::{Module, ModuleCore, Parameter};
+type T = ndarray::ArcArray<f32, ndarray::IxDyn>;
+
+#[derive(Module)]
+struct Net {
+    core: ModuleCore,
+    #[module(renam = "w")]
+    weight: Parameter<T>,
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use modcore::{Module, ModuleCore};
+
+#[derive(Module)]
+#[module(frozen)]
+struct Net {
+    core: ModuleCore,
+}
+
+fn main() {}
