@@ -112,7 +112,7 @@ fn integer_buffers_keep_their_dtype() {
     let b = Module::<Tensor>::get_buffer(&relu, "num_batches_tracked")
         .unwrap()
         .unwrap();
-    assert_eq!(b.read(|t| modcore::Tensor::dtype(t)), DType::I64);
+    assert_eq!(b.read(modcore::Tensor::dtype), DType::I64);
     assert_eq!(b.shape(), Vec::<usize>::new());
 }
 

@@ -36,6 +36,7 @@ type ModuleHook<T> = Box<
 /// type T = ndarray::ArcArray<f32, ndarray::IxDyn>;
 ///
 /// #[derive(Module)]
+/// #[module(tensor = T)] // nothing declared names the tensor type
 /// struct Empty { core: ModuleCore }
 ///
 /// let handle = register_module_parameter_registration_hook::<T>(|_module, _name, p| {
