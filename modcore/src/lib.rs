@@ -115,6 +115,9 @@ pub use crate::registration::{
 };
 pub use crate::table::{MemberInfo, MemberKind};
 pub use crate::tensor::{DType, Tensor};
+/// The ordered map `IndexMap<String, M>` members use (`nn.ModuleDict` order), re-exported so
+/// the version always matches.
+pub use indexmap::IndexMap;
 
 /// Derives [`Module`] (and [`Member`], so the type can be a member of other modules) for a
 /// struct, and emits its static registration table as `pub const MEMBERS: &[MemberInfo]`.

@@ -31,23 +31,15 @@ impl<'a, T: Tensor> Node<'a, T> {
     }
 }
 
-/// Resolves every atom of `target` but the last to a node, then returns the last atom's
-/// attribute with the name of the node it was looked up on.
-fn resolve<'a, T: Tensor>(
-    root: &'a dyn Module<T>,
-    target: &str,
-) -> Result<(Attr<'a, T>, &'static str), Error> {
+/// Resolves every atom of `target` but the last to a node, then looks the last one up there.
+fn resolve<'a, T: Tensor>(root: &'a dyn Module<T>, target: &str) -> Result<Attr<'a, T>, Error> {
+    let (parents, last) = match target.rsplit_once('.') {
+        Some((parents, last)) => (Some(parents), last),
+        None => (None, target),
+    };
     let mut node = Node::Module(root);
-    let mut atoms = target.split('.').peekable();
-    while let Some(atom) = atoms.next() {
-        let attr = node.lookup(atom).ok_or_else(|| Error::NoAttribute {
-            owner: node.owner().to_owned(),
-            name: atom.to_owned(),
-        })?;
-        if atoms.peek().is_none() {
-            return Ok((attr, node.owner()));
-        }
-        node = match attr {
+    for atom in parents.into_iter().flat_map(|p| p.split('.')) {
+        node = match lookup(&node, atom)? {
             Attr::Module(Some(m)) => Node::Module(m),
             Attr::Collection(c) => Node::Collection(c),
             _ => {
@@ -57,7 +49,15 @@ fn resolve<'a, T: Tensor>(
             }
         };
     }
-    unreachable!("str::split yields at least one atom")
+    lookup(&node, last)
+}
+
+/// The attribute `atom` of `node`, or ``{Owner} has no attribute `{atom}` ``.
+fn lookup<'a, T: Tensor>(node: &Node<'a, T>, atom: &str) -> Result<Attr<'a, T>, Error> {
+    node.lookup(atom).ok_or_else(|| Error::NoAttribute {
+        owner: node.owner().to_owned(),
+        name: atom.to_owned(),
+    })
 }
 
 pub(crate) fn get_submodule<'a, T: Tensor>(
@@ -68,7 +68,7 @@ pub(crate) fn get_submodule<'a, T: Tensor>(
         return Ok(root);
     }
     match resolve(root, target)? {
-        (Attr::Module(Some(m)), _) => Ok(m),
+        Attr::Module(Some(m)) => Ok(m),
         _ => Err(Error::NotAModule {
             name: last_atom(target).to_owned(),
         }),
@@ -80,7 +80,7 @@ pub(crate) fn get_parameter<'a, T: Tensor>(
     target: &str,
 ) -> Result<&'a Parameter<T>, Error> {
     match resolve(root, target)? {
-        (Attr::Parameter(Some(p)), _) => Ok(p),
+        Attr::Parameter(Some(p)) => Ok(p),
         _ => Err(Error::NotAParameter {
             name: last_atom(target).to_owned(),
         }),
@@ -92,7 +92,7 @@ pub(crate) fn get_buffer<'a, T: Tensor>(
     target: &str,
 ) -> Result<Option<&'a Buffer<T>>, Error> {
     match resolve(root, target)? {
-        (Attr::Buffer(b), _) => Ok(b),
+        Attr::Buffer(b) => Ok(b),
         _ => Err(Error::NotABuffer {
             name: last_atom(target).to_owned(),
         }),
