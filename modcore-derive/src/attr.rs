@@ -15,6 +15,10 @@ pub struct ContainerAttrs {
     /// `tensor = Type`: implement `Module<Type>` only, instead of `Module<T>` for every `T`
     /// the members allow.
     pub tensor: Option<syn::Type>,
+    /// `version = N`: the state-dict format version (PyTorch's `_version`).
+    pub version: Option<syn::LitInt>,
+    /// `migrate = path`: the function upgrading older state dicts on load.
+    pub migrate: Option<Path>,
 }
 
 /// Field-level `#[module(...)]` and `#[buffer(...)]`.
@@ -70,6 +74,23 @@ pub fn container(cx: &Ctxt, attrs: &[Attribute]) -> ContainerAttrs {
                     duplicate(cx, &meta.path, "module");
                 } else {
                     out.tensor = Some(ty);
+                }
+                Ok(())
+            } else if meta.path.is_ident("version") {
+                let version: syn::LitInt = meta.value()?.parse()?;
+                version.base10_parse::<u32>()?;
+                if out.version.is_some() {
+                    duplicate(cx, &meta.path, "module");
+                } else {
+                    out.version = Some(version);
+                }
+                Ok(())
+            } else if meta.path.is_ident("migrate") {
+                let path: Path = meta.value()?.parse()?;
+                if out.migrate.is_some() {
+                    duplicate(cx, &meta.path, "module");
+                } else {
+                    out.migrate = Some(path);
                 }
                 Ok(())
             } else if meta.path.is_ident("skip") || meta.path.is_ident("rename") {

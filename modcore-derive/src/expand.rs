@@ -50,6 +50,10 @@ pub struct Impls<'a> {
     pub plain: Vec<&'a str>,
     /// The rustdoc of `MEMBERS`; `None` hides it.
     pub table_doc: Option<String>,
+    /// `#[module(version = N)]`.
+    pub version: Option<&'a syn::LitInt>,
+    /// `#[module(migrate = path)]`.
+    pub migrate: Option<&'a syn::Path>,
 }
 
 fn expand(input: &Input) -> TokenStream {
@@ -67,6 +71,8 @@ fn expand(input: &Input) -> TokenStream {
             .map(|f| f.name.as_str())
             .collect(),
         table_doc: Some(table::doc(input)),
+        version: input.attrs.version.as_ref(),
+        migrate: input.attrs.migrate.as_ref(),
     };
     let assertions = assertions(input, &impls.krate);
     let generated = impls.generate();
@@ -156,6 +162,25 @@ impl Impls<'_> {
         let access_where = where_with(self.generics, [syn::parse_quote!(Self: #krate::Module<#t>)]);
         let string = quote!(#krate::__private::String);
         let option = quote!(::core::option::Option);
+        let version = self.version.map(|v| {
+            quote! {
+                fn version(&self) -> u32 {
+                    #v
+                }
+            }
+        });
+        let migrate = self.migrate.map(|path| {
+            quote! {
+                fn migrate_state_dict(
+                    &self,
+                    __state_dict: &mut #krate::StateDict<#t>,
+                    __prefix: &str,
+                    __version: #option<u32>,
+                ) {
+                    #path(self, __state_dict, __prefix, __version)
+                }
+            }
+        });
 
         quote! {
             #[automatically_derived]
@@ -191,6 +216,8 @@ impl Impls<'_> {
                     fn plain_fields(&self) -> &'static [&'static str] {
                         &[#(#plain),*]
                     }
+                    #version
+                    #migrate
                     fn declared_attr(&self, __name: &str) -> #option<#krate::Attr<'_, #t>> {
                         match __name {
                             #(#names => #option::Some(#krate::MemberAccess::<#t>::attr(&self.#accesses)),)*

@@ -18,6 +18,8 @@ pub fn expand(input: &DeriveInput, krate: &syn::Path, tensor: Option<&syn::Type>
         core: None,
         plain: Vec::new(),
         table_doc: None,
+        version: None,
+        migrate: None,
     }
     .generate()
 }

@@ -84,19 +84,23 @@ mod buffer;
 mod error;
 mod hooks;
 mod lazy;
+mod load;
 mod member;
 mod module;
 mod module_core;
+mod module_hooks;
 mod parameter;
 mod paths;
 mod registration;
 mod registry;
+mod state_dict;
 mod table;
 mod tensor;
 mod traversal;
 
 /// Tensor backends.
 pub mod backend;
+pub mod checkpoint;
 
 pub use crate::attrs::RESERVED_NAMES;
 pub use crate::buffer::Buffer;
@@ -105,16 +109,19 @@ pub use crate::hooks::{
     global_hooks, HookEntry, HookFlag, HookGuard, HookKind, HookOptions, HookRegistry, HookTable,
     RemovableHandle,
 };
+pub use crate::load::{IncompatibleKeys, LoadContext, LoadStateDictError};
 pub use crate::member::{Attr, AttrMut, Collection, Member, MemberAccess, Value};
 pub use crate::module::Module;
 pub use crate::module_core::ModuleCore;
+pub use crate::module_hooks::ModuleHooks;
 pub use crate::parameter::Parameter;
 pub use crate::registration::{
     register_module_buffer_registration_hook, register_module_module_registration_hook,
     register_module_parameter_registration_hook,
 };
+pub use crate::state_dict::{ModuleMetadata, StateDict, StateEntry};
 pub use crate::table::{MemberInfo, MemberKind};
-pub use crate::tensor::{DType, Tensor};
+pub use crate::tensor::{DType, Tensor, TensorError};
 /// The ordered map `IndexMap<String, M>` members use (`nn.ModuleDict` order), re-exported so
 /// the version always matches.
 pub use indexmap::IndexMap;

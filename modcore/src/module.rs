@@ -2,9 +2,14 @@
 
 use std::any::Any;
 
+use indexmap::IndexMap;
+
 use crate::member::{Attr, AttrMut, Value};
-use crate::{attrs, paths, traversal};
-use crate::{AttributeError, Buffer, Error, MemberInfo, MemberKind, ModuleCore, Parameter, Tensor};
+use crate::{attrs, load, paths, state_dict, traversal};
+use crate::{
+    AttributeError, Buffer, Error, IncompatibleKeys, LoadStateDictError, MemberInfo, MemberKind,
+    ModuleCore, Parameter, StateDict, StateEntry, Tensor,
+};
 
 /// A module: a node of a model's tree, holding parameters, buffers and submodules.
 ///
@@ -143,6 +148,24 @@ pub trait Module<T: Tensor>: Any + Send + Sync {
     /// The boxed module as `Box<dyn Any>`, for downcasting.
     #[doc(hidden)]
     fn into_any(self: Box<Self>) -> Box<dyn Any>;
+
+    /// The state-dict format version of this module type: `#[module(version = N)]`, default 1
+    /// (PyTorch's class attribute `_version`), saved in the state dict's metadata.
+    fn version(&self) -> u32 {
+        1
+    }
+
+    /// Upgrades this module's entries of a state dict saved by an older version, before they are
+    /// loaded (PyTorch's `_load_from_state_dict` override that reads `local_metadata["version"]`).
+    /// `#[module(migrate = path)]` sets it; `version` is `None` when the state dict did not say.
+    fn migrate_state_dict(
+        &self,
+        state_dict: &mut StateDict<T>,
+        prefix: &str,
+        version: Option<u32>,
+    ) {
+        let _ = (state_dict, prefix, version);
+    }
 
     // ---- members of this module ---------------------------------------------------------------
 
@@ -385,6 +408,41 @@ pub trait Module<T: Tensor>: Any + Send + Sync {
         module: Option<Box<dyn Module<T>>>,
     ) -> Result<(), Error> {
         attrs::register_module(self.as_dyn_mut(), name, module)
+    }
+
+    // ---- state dicts ----------------------------------------------------------------------------
+
+    /// PyTorch's `state_dict()`: every parameter and persistent buffer of the tree under its
+    /// dotted key (tied parameters under each of their keys), with per-module metadata. The
+    /// tensors share storage with the module's (PyTorch's `detach()`); see
+    /// [`Tensor::deep_copy`] for copies.
+    fn state_dict(&self) -> StateDict<T> {
+        state_dict::state_dict(self.as_dyn(), "")
+    }
+
+    /// [`state_dict`](Module::state_dict) with every key (and metadata path) under `prefix`
+    /// (`"encoder."`).
+    fn state_dict_with_prefix(&self, prefix: &str) -> StateDict<T> {
+        state_dict::state_dict(self.as_dyn(), prefix)
+    }
+
+    /// PyTorch's `state_dict(keep_vars=True)`: the live parameter and buffer handles, in
+    /// `state_dict` order. (State-dict post-hooks, which work on tensors, do not run.)
+    fn state_dict_keep_vars(&self) -> IndexMap<String, StateEntry<'_, T>> {
+        state_dict::state_dict_keep_vars(self.as_dyn())
+    }
+
+    /// PyTorch's `load_state_dict(state_dict, strict, assign)`: copies every entry in (converting
+    /// dtypes to the module's, keeping parameter identity and ties), or with `assign` installs the
+    /// state dict's tensors as new parameters and buffers. Returns the missing and unexpected keys;
+    /// fails with every problem listed (PyTorch's message) and then changes nothing.
+    fn load_state_dict(
+        &mut self,
+        state_dict: &StateDict<T>,
+        strict: bool,
+        assign: bool,
+    ) -> Result<IncompatibleKeys, LoadStateDictError> {
+        load::load_state_dict(self.as_dyn_mut(), state_dict, strict, assign)
     }
 
     // ---- whole-tree operations ---------------------------------------------------------------

@@ -126,4 +126,69 @@ pub trait Tensor: Clone + Send + Sync + 'static {
     fn type_name(&self) -> &'static str {
         std::any::type_name::<Self>()
     }
+
+    /// The elements as little-endian bytes in row-major order: the layout of a safetensors file.
+    fn to_bytes(&self) -> Result<Vec<u8>, TensorError> {
+        Err(TensorError::unsupported::<Self>("to_bytes"))
+    }
+
+    /// A tensor made from little-endian row-major bytes (on the CPU, for device-aware backends).
+    fn from_bytes(dtype: DType, shape: &[usize], bytes: &[u8]) -> Result<Self, TensorError> {
+        let _ = (dtype, shape, bytes);
+        Err(TensorError::unsupported::<Self>("from_bytes"))
+    }
+
+    /// The tensor converted to `dtype` (what PyTorch's `copy_` does when dtypes differ).
+    fn to_dtype(&self, dtype: DType) -> Result<Self, TensorError> {
+        if dtype == self.dtype() {
+            return Ok(self.clone());
+        }
+        Err(TensorError::unsupported::<Self>("to_dtype"))
+    }
+
+    /// The same elements with another shape of the same element count.
+    fn reshape(&self, shape: &[usize]) -> Result<Self, TensorError> {
+        let _ = shape;
+        Err(TensorError::unsupported::<Self>("reshape"))
+    }
+
+    /// A copy that shares no storage with `self` (PyTorch's `clone()`).
+    fn deep_copy(&self) -> Result<Self, TensorError> {
+        Self::from_bytes(self.dtype(), &self.shape(), &self.to_bytes()?)
+    }
+}
+
+/// A tensor operation the backend could not perform.
+///
+/// ```
+/// use modcore::TensorError;
+/// let e = TensorError::new("cannot convert int64 to bool");
+/// assert_eq!(e.to_string(), "cannot convert int64 to bool");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct TensorError {
+    message: String,
+}
+
+impl TensorError {
+    /// An error with the backend's message.
+    pub fn new(message: impl Into<String>) -> Self {
+        TensorError {
+            message: message.into(),
+        }
+    }
+
+    fn unsupported<T: ?Sized>(operation: &str) -> Self {
+        TensorError::new(format!(
+            "{} does not support {operation}",
+            std::any::type_name::<T>()
+        ))
+    }
+}
+
+/// PyTorch's spelling of a shape in messages: `torch.Size([3, 4])`.
+pub(crate) fn torch_size(shape: &[usize]) -> String {
+    let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
+    format!("torch.Size([{}])", dims.join(", "))
 }

@@ -2,7 +2,28 @@
 
 use candle_core::DType as CandleDType;
 
-use crate::{DType, Tensor};
+use candle_core::Device;
+
+use crate::{DType, Tensor, TensorError};
+
+fn candle_dtype(dtype: DType) -> Result<CandleDType, TensorError> {
+    Ok(match dtype {
+        DType::U8 => CandleDType::U8,
+        DType::U32 => CandleDType::U32,
+        DType::I16 => CandleDType::I16,
+        DType::I32 => CandleDType::I32,
+        DType::I64 => CandleDType::I64,
+        DType::BF16 => CandleDType::BF16,
+        DType::F16 => CandleDType::F16,
+        DType::F32 => CandleDType::F32,
+        DType::F64 => CandleDType::F64,
+        other => return Err(TensorError::new(format!("candle has no dtype for {other}"))),
+    })
+}
+
+fn error(e: candle_core::Error) -> TensorError {
+    TensorError::new(e.to_string())
+}
 
 impl Tensor for candle_core::Tensor {
     type Id = candle_core::TensorId;
@@ -37,6 +58,65 @@ impl Tensor for candle_core::Tensor {
     fn type_name(&self) -> &'static str {
         "candle_core::Tensor"
     }
+
+    fn to_bytes(&self) -> Result<Vec<u8>, TensorError> {
+        let flat = self.flatten_all().map_err(error)?;
+        let bytes = match candle_core::Tensor::dtype(self) {
+            CandleDType::U8 => flat.to_vec1::<u8>().map_err(error)?,
+            CandleDType::U32 => le_bytes(flat.to_vec1::<u32>().map_err(error)?, u32::to_le_bytes),
+            CandleDType::I16 => le_bytes(flat.to_vec1::<i16>().map_err(error)?, i16::to_le_bytes),
+            CandleDType::I32 => le_bytes(flat.to_vec1::<i32>().map_err(error)?, i32::to_le_bytes),
+            CandleDType::I64 => le_bytes(flat.to_vec1::<i64>().map_err(error)?, i64::to_le_bytes),
+            CandleDType::BF16 => le_bytes(
+                flat.to_vec1::<half::bf16>().map_err(error)?,
+                half::bf16::to_le_bytes,
+            ),
+            CandleDType::F16 => le_bytes(
+                flat.to_vec1::<half::f16>().map_err(error)?,
+                half::f16::to_le_bytes,
+            ),
+            CandleDType::F32 => le_bytes(flat.to_vec1::<f32>().map_err(error)?, f32::to_le_bytes),
+            CandleDType::F64 => le_bytes(flat.to_vec1::<f64>().map_err(error)?, f64::to_le_bytes),
+            other => {
+                return Err(TensorError::new(format!(
+                    "cannot serialize candle dtype {}",
+                    other.as_str()
+                )))
+            }
+        };
+        Ok(bytes)
+    }
+
+    fn from_bytes(dtype: DType, shape: &[usize], bytes: &[u8]) -> Result<Self, TensorError> {
+        if dtype == DType::Bool {
+            // candle has no bool: PyTorch's bools (one byte each) become u8 0/1.
+            return candle_core::Tensor::from_raw_buffer(
+                bytes,
+                CandleDType::U8,
+                shape,
+                &Device::Cpu,
+            )
+            .map_err(error);
+        }
+        candle_core::Tensor::from_raw_buffer(bytes, candle_dtype(dtype)?, shape, &Device::Cpu)
+            .map_err(error)
+    }
+
+    fn to_dtype(&self, dtype: DType) -> Result<Self, TensorError> {
+        candle_core::Tensor::to_dtype(self, candle_dtype(dtype)?).map_err(error)
+    }
+
+    fn reshape(&self, shape: &[usize]) -> Result<Self, TensorError> {
+        candle_core::Tensor::reshape(self, shape).map_err(error)
+    }
+
+    fn deep_copy(&self) -> Result<Self, TensorError> {
+        self.copy().map_err(error)
+    }
+}
+
+fn le_bytes<E, const N: usize>(values: Vec<E>, to_le: fn(E) -> [u8; N]) -> Vec<u8> {
+    values.into_iter().flat_map(to_le).collect()
 }
 
 #[cfg(test)]
@@ -54,5 +134,43 @@ mod tests {
         let other = candle_core::Tensor::zeros((2, 3), CandleDType::I64, &Device::Cpu).unwrap();
         assert_ne!(Tensor::id(&t), Tensor::id(&other));
         assert_eq!(Tensor::dtype(&other), DType::I64);
+    }
+
+    #[test]
+    fn bytes_round_trip_for_every_dtype() {
+        for dtype in [
+            DType::U8,
+            DType::U32,
+            DType::I16,
+            DType::I32,
+            DType::I64,
+            DType::BF16,
+            DType::F16,
+            DType::F32,
+            DType::F64,
+        ] {
+            let size = dtype.size_in_bytes();
+            let bytes: Vec<u8> = (0..6 * size as u8).map(|i| i % 7).collect();
+            let t = <candle_core::Tensor as Tensor>::from_bytes(dtype, &[2, 3], &bytes).unwrap();
+            assert_eq!(Tensor::dtype(&t), dtype);
+            assert_eq!(Tensor::shape(&t), vec![2, 3]);
+            assert_eq!(t.to_bytes().unwrap(), bytes, "{dtype}");
+        }
+        let b = <candle_core::Tensor as Tensor>::from_bytes(DType::Bool, &[2], &[1, 0]).unwrap();
+        assert_eq!(Tensor::dtype(&b), DType::U8);
+    }
+
+    #[test]
+    fn converts_dtype_reshapes_and_copies() {
+        let t =
+            <candle_core::Tensor as Tensor>::from_bytes(DType::F32, &[1], &1.5f32.to_le_bytes())
+                .unwrap();
+        let d = Tensor::to_dtype(&t, DType::F64).unwrap();
+        assert_eq!(d.to_bytes().unwrap(), 1.5f64.to_le_bytes());
+        let s = Tensor::reshape(&t, &[]).unwrap();
+        assert_eq!(Tensor::shape(&s), Vec::<usize>::new());
+        let c = Tensor::deep_copy(&t).unwrap();
+        assert_ne!(Tensor::id(&c), Tensor::id(&t));
+        assert!(Tensor::to_dtype(&t, DType::Bool).is_err());
     }
 }

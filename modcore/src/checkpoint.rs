@@ -1,0 +1,330 @@
+//! Checkpoint files: safetensors files with PyTorch's key names and dtypes, and the sharded
+//! layout large models are published in (`model.safetensors.index.json` with a `weight_map`).
+//!
+//! Files are read through a memory map, so a tensor's bytes go from the page cache straight
+//! into the backend's tensor: a large checkpoint is not copied into memory twice. Files are
+//! written to a temporary name and renamed into place, so a failed save leaves no half file.
+//!
+//! A state dict saved here loads in PyTorch with `safetensors.torch.load_file` and
+//! `model.load_state_dict(...)`, and a file PyTorch wrote loads here. Tied parameters are written
+//! under every key (as `state_dict` lists them); loading tolerates files that keep only one key
+//! of a tied group (see [`Module::load_state_dict`](crate::Module::load_state_dict)).
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use safetensors::tensor::{Dtype as FileDtype, SafeTensors, View};
+
+use crate::{DType, LoadStateDictError, StateDict, Tensor, TensorError};
+
+/// Why a checkpoint could not be read or written. Nothing was changed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckpointError {
+    /// The file could not be opened, read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// The file is not a valid safetensors file (truncated, corrupt, or a header that does not
+    /// match the data).
+    #[error("{}: not a valid safetensors file: {message}", path.display())]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// An entry has a dtype modcore does not know.
+    #[error("{}: tensor \"{key}\" has dtype {dtype}, which modcore does not support", path.display())]
+    UnsupportedDtype {
+        /// The file.
+        path: PathBuf,
+        /// The entry.
+        key: String,
+        /// The file's dtype name.
+        dtype: String,
+    },
+    /// The backend could not convert an entry.
+    #[error("tensor \"{key}\": {source}")]
+    Tensor {
+        /// The entry.
+        key: String,
+        /// The backend's error.
+        source: TensorError,
+    },
+    /// The index file of a sharded checkpoint is not valid.
+    #[error("{}: not a valid checkpoint index: {message}", path.display())]
+    Index {
+        /// The index file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The state dict did not load into the model.
+    #[error(transparent)]
+    Load(#[from] LoadStateDictError),
+}
+
+fn io_error(path: &Path) -> impl FnOnce(io::Error) -> CheckpointError + '_ {
+    move |source| CheckpointError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn format_error(path: &Path, error: impl ToString) -> CheckpointError {
+    CheckpointError::Format {
+        path: path.to_owned(),
+        message: error.to_string(),
+    }
+}
+
+fn file_dtype(dtype: DType) -> Option<FileDtype> {
+    Some(match dtype {
+        DType::Bool => FileDtype::BOOL,
+        DType::U8 => FileDtype::U8,
+        DType::I8 => FileDtype::I8,
+        DType::I16 => FileDtype::I16,
+        DType::I32 => FileDtype::I32,
+        DType::I64 => FileDtype::I64,
+        DType::U32 => FileDtype::U32,
+        DType::F16 => FileDtype::F16,
+        DType::BF16 => FileDtype::BF16,
+        DType::F32 => FileDtype::F32,
+        DType::F64 => FileDtype::F64,
+        DType::Other(_) => return None,
+    })
+}
+
+fn model_dtype(dtype: FileDtype) -> Option<DType> {
+    Some(match dtype {
+        FileDtype::BOOL => DType::Bool,
+        FileDtype::U8 => DType::U8,
+        FileDtype::I8 => DType::I8,
+        FileDtype::I16 => DType::I16,
+        FileDtype::I32 => DType::I32,
+        FileDtype::I64 => DType::I64,
+        FileDtype::U32 => DType::U32,
+        FileDtype::F16 => DType::F16,
+        FileDtype::BF16 => DType::BF16,
+        FileDtype::F32 => DType::F32,
+        FileDtype::F64 => DType::F64,
+        _ => return None,
+    })
+}
+
+/// One entry's bytes, as the safetensors writer wants them.
+struct Raw {
+    dtype: FileDtype,
+    shape: Vec<usize>,
+    bytes: Vec<u8>,
+}
+
+impl View for &Raw {
+    fn dtype(&self) -> FileDtype {
+        self.dtype
+    }
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    fn data(&self) -> std::borrow::Cow<'_, [u8]> {
+        (&self.bytes[..]).into()
+    }
+    fn data_len(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+fn raw<T: Tensor>(key: &str, tensor: &T) -> Result<Raw, CheckpointError> {
+    let dtype = tensor.dtype();
+    let file = file_dtype(dtype).ok_or_else(|| CheckpointError::Tensor {
+        key: key.to_owned(),
+        source: TensorError::new(format!("dtype {dtype} cannot be saved")),
+    })?;
+    let bytes = tensor
+        .to_bytes()
+        .map_err(|source| CheckpointError::Tensor {
+            key: key.to_owned(),
+            source,
+        })?;
+    Ok(Raw {
+        dtype: file,
+        shape: tensor.shape(),
+        bytes,
+    })
+}
+
+/// Writes `entries` to `path` through a temporary file in the same directory.
+fn write(entries: &[(&str, Raw)], path: &Path) -> Result<(), CheckpointError> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let data = entries.iter().map(|(k, r)| (*k, r));
+    safetensors::serialize_to_file(data, None, &tmp).map_err(|e| match e {
+        safetensors::SafeTensorError::IoError(source) => CheckpointError::Io {
+            path: path.to_owned(),
+            source,
+        },
+        other => format_error(path, other),
+    })?;
+    std::fs::rename(&tmp, path).map_err(io_error(path))
+}
+
+/// Saves a state dict as one safetensors file (PyTorch's
+/// `safetensors.torch.save_file(model.state_dict(), path)`).
+///
+/// ```
+/// # #[cfg(feature = "ndarray")] {
+/// use modcore::{checkpoint, StateDict};
+/// type T = ndarray::ArcArray<f32, ndarray::IxDyn>;
+///
+/// let mut sd = StateDict::<T>::new();
+/// sd.insert("fc.weight", T::from_elem(ndarray::IxDyn(&[2, 2]), 0.5));
+/// let path = std::env::temp_dir().join("modcore-doc-save.safetensors");
+/// checkpoint::save_file(&sd, &path).unwrap();
+/// let back: StateDict<T> = checkpoint::load_file(&path).unwrap();
+/// assert_eq!(back.get("fc.weight"), sd.get("fc.weight"));
+/// # std::fs::remove_file(path).unwrap();
+/// # }
+/// ```
+pub fn save_file<T: Tensor>(
+    state_dict: &StateDict<T>,
+    path: impl AsRef<Path>,
+) -> Result<(), CheckpointError> {
+    let entries = state_dict
+        .iter()
+        .map(|(key, tensor)| Ok((key, raw(key, tensor)?)))
+        .collect::<Result<Vec<_>, CheckpointError>>()?;
+    write(&entries, path.as_ref())
+}
+
+/// Reads a safetensors file into a state dict, in the file's order.
+pub fn load_file<T: Tensor>(path: impl AsRef<Path>) -> Result<StateDict<T>, CheckpointError> {
+    let path = path.as_ref();
+    let file = File::open(path).map_err(io_error(path))?;
+    // SAFETY: the map is read-only and private to this function: every tensor is copied out of
+    // it (`T::from_bytes`) before it is unmapped, and no reference into it escapes. As with
+    // every memory-mapped reader (candle's, safetensors' own), the file must not be truncated
+    // by another process while it is being read.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io_error(path))?;
+    let tensors = SafeTensors::deserialize(&map).map_err(|e| format_error(path, e))?;
+    let (_, metadata) = SafeTensors::read_metadata(&map).map_err(|e| format_error(path, e))?;
+    let mut out = StateDict::new();
+    for key in metadata.offset_keys() {
+        let view = tensors.tensor(&key).map_err(|e| format_error(path, e))?;
+        let dtype = model_dtype(view.dtype()).ok_or_else(|| CheckpointError::UnsupportedDtype {
+            path: path.to_owned(),
+            key: key.clone(),
+            dtype: view.dtype().to_string(),
+        })?;
+        let tensor = T::from_bytes(dtype, view.shape(), view.data()).map_err(|source| {
+            CheckpointError::Tensor {
+                key: key.clone(),
+                source,
+            }
+        })?;
+        out.insert(key, tensor);
+    }
+    Ok(out)
+}
+
+/// The name of the index file of a sharded checkpoint.
+pub const INDEX_FILE: &str = "model.safetensors.index.json";
+
+/// Saves a state dict as shards of at most `max_shard_bytes` of tensor data each (a tensor
+/// larger than that gets a shard of its own), named `model-00001-of-00003.safetensors`, …, plus
+/// [`INDEX_FILE`] with `metadata.total_size` and the `weight_map` from key to shard, the layout
+/// Hugging Face publishes large models in. Returns the index file's path.
+pub fn save_sharded<T: Tensor>(
+    state_dict: &StateDict<T>,
+    dir: impl AsRef<Path>,
+    max_shard_bytes: usize,
+) -> Result<PathBuf, CheckpointError> {
+    let dir = dir.as_ref();
+    let mut shards: Vec<Vec<(&str, Raw)>> = vec![Vec::new()];
+    let mut shard_bytes = 0;
+    let mut total = 0;
+    for (key, tensor) in state_dict.iter() {
+        let raw = raw(key, tensor)?;
+        let size = raw.bytes.len();
+        let current = shards.last_mut().expect("there is always a current shard");
+        if !current.is_empty() && shard_bytes + size > max_shard_bytes {
+            shards.push(Vec::new());
+            shard_bytes = 0;
+        }
+        shard_bytes += size;
+        total += size;
+        shards.last_mut().expect("just pushed").push((key, raw));
+    }
+    let count = shards.len();
+    let mut weight_map = serde_json::Map::new();
+    for (i, shard) in shards.iter().enumerate() {
+        let name = format!("model-{:05}-of-{count:05}.safetensors", i + 1);
+        write(shard, &dir.join(&name))?;
+        for (key, _) in shard {
+            weight_map.insert((*key).to_owned(), name.clone().into());
+        }
+    }
+    let index = serde_json::json!({
+        "metadata": { "total_size": total },
+        "weight_map": weight_map,
+    });
+    let index_path = dir.join(INDEX_FILE);
+    let text = serde_json::to_string_pretty(&index).map_err(|e| format_error(&index_path, e))?;
+    std::fs::write(&index_path, text).map_err(io_error(&index_path))?;
+    Ok(index_path)
+}
+
+/// Reads a sharded checkpoint from its index file: every shard the `weight_map` names, merged,
+/// in the index's key order. Keys a shard holds but the index does not map are refused, as are
+/// keys the index maps to a shard that lacks them.
+pub fn load_sharded<T: Tensor>(index: impl AsRef<Path>) -> Result<StateDict<T>, CheckpointError> {
+    let index = index.as_ref();
+    let invalid = |message: String| CheckpointError::Index {
+        path: index.to_owned(),
+        message,
+    };
+    let text = std::fs::read_to_string(index).map_err(io_error(index))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+    let map = json
+        .get("weight_map")
+        .and_then(serde_json::Value::as_object)
+        .ok_or_else(|| invalid("no \"weight_map\" object".to_owned()))?;
+    let dir = index.parent().unwrap_or(Path::new("."));
+    let mut shards: HashMap<&str, StateDict<T>> = HashMap::new();
+    for file in map.values() {
+        let file = file
+            .as_str()
+            .ok_or_else(|| invalid(format!("a shard name is not a string: {file}")))?;
+        if file.contains('/') || file.contains('\\') || file == ".." {
+            return Err(invalid(format!("shard \"{file}\" is not a file name")));
+        }
+        if !shards.contains_key(file) {
+            shards.insert(file, load_file(dir.join(file))?);
+        }
+    }
+    let mut out = StateDict::new();
+    for (key, file) in map {
+        let shard = shards
+            .get_mut(file.as_str().unwrap_or_default())
+            .ok_or_else(|| invalid(format!("no shard for \"{key}\"")))?;
+        let tensor = shard
+            .remove(key)
+            .ok_or_else(|| invalid(format!("\"{key}\" is not in {file}")))?;
+        out.insert(key.clone(), tensor);
+    }
+    if let Some((file, shard)) = shards.iter().find(|(_, s)| !s.is_empty()) {
+        let key = shard.keys().next().unwrap_or_default();
+        return Err(invalid(format!(
+            "{file} holds \"{key}\", which the weight_map does not list"
+        )));
+    }
+    Ok(out)
+}

@@ -1,0 +1,294 @@
+//! [`StateDict`] and saving one: PyTorch's `state_dict()`.
+//!
+//! Keys and order are PyTorch's: a module's own parameters, then its own persistent buffers,
+//! then each child's entries depth-first; `None` entries and non-persistent buffers are left out.
+//! Tied parameters are *not* de-duplicated: every path gets its key, as in PyTorch.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+
+use crate::hooks::HookKind;
+use crate::member::Attr;
+use crate::{Buffer, MemberKind, Module, Parameter, Tensor};
+
+/// The per-module metadata PyTorch keeps in `state_dict._metadata[path]`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ModuleMetadata {
+    /// The module type's state-dict format version (`#[module(version = N)]`, default 1);
+    /// `None` when the state dict did not say (a safetensors file, a plain dict).
+    pub version: Option<u32>,
+}
+
+/// An ordered map from dotted keys to tensors, plus per-module metadata keyed by module path
+/// (`""` for the root).
+///
+/// ```
+/// # #[cfg(feature = "ndarray")] {
+/// use modcore::StateDict;
+/// type T = ndarray::ArcArray<f32, ndarray::IxDyn>;
+///
+/// let mut sd = StateDict::<T>::new();
+/// sd.insert("fc.weight", T::zeros(ndarray::IxDyn(&[2, 2])));
+/// sd.insert("fc.bias", T::zeros(ndarray::IxDyn(&[2])));
+/// assert_eq!(sd.keys().collect::<Vec<_>>(), ["fc.weight", "fc.bias"]);
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct StateDict<T> {
+    entries: IndexMap<String, T>,
+    metadata: IndexMap<String, ModuleMetadata>,
+}
+
+impl<T> Default for StateDict<T> {
+    fn default() -> Self {
+        StateDict {
+            entries: IndexMap::new(),
+            metadata: IndexMap::new(),
+        }
+    }
+}
+
+impl<T> StateDict<T> {
+    /// An empty state dict without metadata.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Inserts (or replaces, keeping its position) an entry; returns the previous value.
+    pub fn insert(&mut self, key: impl Into<String>, value: T) -> Option<T> {
+        self.entries.insert(key.into(), value)
+    }
+
+    /// The entry under `key`.
+    pub fn get(&self, key: &str) -> Option<&T> {
+        self.entries.get(key)
+    }
+
+    /// Removes an entry, keeping the order of the others.
+    pub fn remove(&mut self, key: &str) -> Option<T> {
+        self.entries.shift_remove(key)
+    }
+
+    /// Whether there is an entry under `key`.
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.entries.contains_key(key)
+    }
+
+    /// The keys in order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.entries.keys().map(String::as_str)
+    }
+
+    /// The entries in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &T)> {
+        self.entries.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// The number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are no entries.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Keeps the entries for which `keep` is true.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str, &T) -> bool) {
+        self.entries.retain(|k, v| keep(k, v));
+    }
+
+    /// The per-module metadata, keyed by module path.
+    pub fn metadata(&self) -> &IndexMap<String, ModuleMetadata> {
+        &self.metadata
+    }
+
+    /// The per-module metadata, mutably.
+    pub fn metadata_mut(&mut self) -> &mut IndexMap<String, ModuleMetadata> {
+        &mut self.metadata
+    }
+}
+
+impl<T> FromIterator<(String, T)> for StateDict<T> {
+    fn from_iter<I: IntoIterator<Item = (String, T)>>(iter: I) -> Self {
+        StateDict {
+            entries: iter.into_iter().collect(),
+            metadata: IndexMap::new(),
+        }
+    }
+}
+
+impl<T> IntoIterator for StateDict<T> {
+    type Item = (String, T);
+    type IntoIter = indexmap::map::IntoIter<String, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.into_iter()
+    }
+}
+
+/// A live entry of a module: PyTorch's `state_dict(keep_vars=True)` values.
+pub enum StateEntry<'a, T> {
+    /// A parameter handle (the same parameter, not a copy).
+    Parameter(&'a Parameter<T>),
+    /// A buffer handle.
+    Buffer(&'a Buffer<T>),
+}
+
+impl<T: Tensor> StateEntry<'_, T> {
+    /// The current tensor.
+    pub fn tensor(&self) -> T {
+        match self {
+            StateEntry::Parameter(p) => p.tensor(),
+            StateEntry::Buffer(b) => b.tensor(),
+        }
+    }
+}
+
+/// `hook(module, prefix, keep_vars)`, run before a module saves its entries.
+pub(crate) type StateDictPreHook<T> = Box<dyn Fn(&dyn Module<T>, &str, bool) + Send + Sync>;
+/// `hook(module, state_dict, prefix, local_metadata)`, run after a module and its children saved.
+pub(crate) type StateDictPostHook<T> =
+    Box<dyn Fn(&dyn Module<T>, &mut StateDict<T>, &str, &ModuleMetadata) + Send + Sync>;
+
+/// Runs `call` for each hook of `kind` on `module` whose type is `H`, on a snapshot.
+pub(crate) fn run_hooks<T: Tensor, H: 'static>(
+    module: &dyn Module<T>,
+    kind: HookKind,
+    mut call: impl FnMut(&H),
+) {
+    let Some(hooks) = module.core().hooks_if_any() else {
+        return;
+    };
+    let snapshot = hooks.lock().snapshot(kind);
+    for (_, entry) in snapshot {
+        if let Some(hook) = entry.hook.downcast_ref::<H>() {
+            call(hook);
+        }
+    }
+}
+
+/// Whether the buffer at `path` (a full key) is persistent on `module` at `module_path`.
+fn is_persistent(non_persistent: &[String], module_path: &str, path: &str) -> bool {
+    let local = if module_path.is_empty() {
+        path
+    } else {
+        &path[module_path.len() + 1..]
+    };
+    !non_persistent.iter().any(|name| {
+        local == name || (local.starts_with(name.as_str()) && local[name.len()..].starts_with('.'))
+    })
+}
+
+/// Calls `f` with the entries `module` itself saves (its parameters, then its persistent
+/// buffers; `None` skipped), named under `path`.
+pub(crate) fn walk_own<'a, T: Tensor>(
+    module: &'a dyn Module<T>,
+    path: &mut String,
+    f: &mut dyn FnMut(&str, StateEntry<'a, T>),
+) {
+    module.visit_members(MemberKind::Parameter, path, &mut |path, entry| {
+        if let Attr::Parameter(Some(p)) = entry {
+            f(path, StateEntry::Parameter(p));
+        }
+    });
+    let non_persistent = module.non_persistent_buffers();
+    let module_path_len = path.len();
+    module.visit_members(MemberKind::Buffer, path, &mut |path, entry| {
+        if let Attr::Buffer(Some(b)) = entry {
+            if is_persistent(&non_persistent, &path[..module_path_len], path) {
+                f(path, StateEntry::Buffer(b));
+            }
+        }
+    });
+}
+
+/// Calls `f` with every entry `state_dict` saves, in order, with the live handle.
+/// `on_module(module, path, before)` runs before (`true`) and after (`false`) each module.
+pub(crate) fn walk<'a, T: Tensor>(
+    module: &'a dyn Module<T>,
+    path: &mut String,
+    f: &mut dyn FnMut(&str, StateEntry<'a, T>),
+    on_module: &mut dyn FnMut(&'a dyn Module<T>, &str, bool),
+) {
+    on_module(module, path, true);
+    walk_own(module, path, f);
+    module.visit_members(MemberKind::Module, path, &mut |path, entry| {
+        if let Attr::Module(Some(child)) = entry {
+            walk(child, path, f, on_module);
+        }
+    });
+    on_module(module, path, false);
+}
+
+/// PyTorch's `state_dict(prefix=prefix)`: tensors sharing storage with the module's.
+pub(crate) fn state_dict<T: Tensor>(module: &dyn Module<T>, prefix: &str) -> StateDict<T> {
+    // Shared by the entry and the module callbacks: post-hooks see (and may edit) everything
+    // saved so far.
+    let out = RefCell::new(StateDict::new());
+    let mut path = prefix.trim_end_matches('.').to_owned();
+    walk(
+        module,
+        &mut path,
+        &mut |key, entry| {
+            out.borrow_mut()
+                .entries
+                .insert(key.to_owned(), entry.tensor());
+        },
+        &mut |m, path, before| {
+            let metadata = ModuleMetadata {
+                version: Some(m.version()),
+            };
+            let hook_prefix = key_prefix(path);
+            if before {
+                out.borrow_mut().metadata.insert(path.to_owned(), metadata);
+                run_hooks(m, HookKind::StateDictPre, |h: &StateDictPreHook<T>| {
+                    h(m, &hook_prefix, false)
+                });
+            } else {
+                run_hooks(m, HookKind::StateDict, |h: &StateDictPostHook<T>| {
+                    h(m, &mut out.borrow_mut(), &hook_prefix, &metadata)
+                });
+            }
+        },
+    );
+    out.into_inner()
+}
+
+/// PyTorch's `state_dict(keep_vars=True)`: the live parameter and buffer handles.
+pub(crate) fn state_dict_keep_vars<'a, T: Tensor>(
+    module: &'a dyn Module<T>,
+) -> IndexMap<String, StateEntry<'a, T>> {
+    let mut out = IndexMap::new();
+    walk(
+        module,
+        &mut String::new(),
+        &mut |key, entry| {
+            out.insert(key.to_owned(), entry);
+        },
+        &mut |m, path, before| {
+            if before {
+                run_hooks(m, HookKind::StateDictPre, |h: &StateDictPreHook<T>| {
+                    h(m, &key_prefix(path), true)
+                });
+            }
+        },
+    );
+    out
+}
+
+/// The key prefix of a module path: `""` for the root, `"a.b."` for `"a.b"`.
+pub(crate) fn key_prefix(path: &str) -> String {
+    if path.is_empty() {
+        String::new()
+    } else {
+        format!("{path}.")
+    }
+}
+
+/// Registration of state-dict hooks as type-erased entries.
+pub(crate) fn erase<H: Send + Sync + 'static>(hook: H) -> Arc<dyn std::any::Any + Send + Sync> {
+    Arc::new(hook)
+}
