@@ -1,11 +1,11 @@
 //! A small model declared with `#[derive(Module)]` on the candle backend: its parameters and
 //! buffers by name, lookups (and an `AttributeError` with a suggestion), a buffer registered at
-//! run time, and train/eval.
+//! run time, train/eval, and a checkpoint saved and loaded back with PyTorch's keys.
 //!
 //! Run it with `cargo run --example quickstart`.
 
 use candle_core::{DType, Device, Tensor};
-use modcore::{Buffer, Module, ModuleCore, Parameter};
+use modcore::{checkpoint, Buffer, Module, ModuleCore, Parameter, StateDict};
 
 /// PyTorch's `nn.Linear`: `weight` of shape (out, in) and an optional `bias`.
 #[derive(Module)]
@@ -131,5 +131,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "after train(true): blocks.0.ln.training = {}",
         model.blocks[0].ln.is_training()
     );
+
+    // A checkpoint PyTorch can read: `safetensors.torch.load_file(path)` gives the same keys.
+    let path = std::env::temp_dir().join("modcore-quickstart.safetensors");
+    model
+        .ln_f
+        .weight
+        .set_tensor(Tensor::full(3f32, d, &Device::Cpu)?);
+    checkpoint::save_file(&model.state_dict(), &path)?;
+    let mut fresh = Model {
+        core: ModuleCore::new(),
+        blocks: vec![block(d)?, block(d)?],
+        ln_f: layer_norm(d)?,
+    };
+    let steps = Tensor::zeros((), DType::I64, &Device::Cpu)?;
+    fresh.register_buffer("num_batches_tracked", Some(steps), true)?;
+    let loaded: StateDict<Tensor> = checkpoint::load_file(&path)?;
+    let keys = fresh.load_state_dict(&loaded, true, false)?;
+    println!(
+        "saved {} entries to {}, loaded them back strictly: {keys}; ln_f.weight = {:?}",
+        loaded.len(),
+        path.display(),
+        fresh.ln_f.weight.tensor().to_vec1::<f32>()?
+    );
+    let mut extra = loaded.clone();
+    extra.insert("blocks.0.fc3.weight", zeros(&[1])?);
+    if let Err(e) = fresh.load_state_dict(&extra, true, false) {
+        println!("a strict load with an extra key fails, and changes nothing:\n{e}");
+    }
     Ok(())
 }

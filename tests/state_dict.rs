@@ -527,3 +527,53 @@ fn every_child_pre_hook_sees_its_own_keys() {
     m.load_state_dict(&full_state(), true, false).unwrap();
     assert_eq!(*counts.lock().unwrap(), ["a 2/2", "b 2/2"]);
 }
+
+/// A tensor type whose backend cannot convert dtypes.
+#[derive(Clone)]
+struct Rigid(DType, Vec<usize>);
+
+impl modcore::Tensor for Rigid {
+    type Id = usize;
+    fn shape(&self) -> Vec<usize> {
+        self.1.clone()
+    }
+    fn dtype(&self) -> DType {
+        self.0
+    }
+    fn id(&self) -> usize {
+        0
+    }
+    fn to_dtype(&self, dtype: DType) -> Result<Self, modcore::TensorError> {
+        Err(modcore::TensorError::new(format!(
+            "cannot convert {} to {dtype}",
+            self.0
+        )))
+    }
+}
+
+#[test]
+fn a_failed_dtype_conversion_is_reported_with_pytorchs_wording() {
+    #[derive(Module)]
+    struct W {
+        core: ModuleCore,
+        w: Parameter<Rigid>,
+        v: Parameter<Rigid>,
+    }
+    let mut m = W {
+        core: ModuleCore::new(),
+        w: Parameter::new(Rigid(DType::F32, vec![2])),
+        v: Parameter::new(Rigid(DType::F32, vec![2])),
+    };
+    let mut sd = StateDict::new();
+    sd.insert("w", Rigid(DType::I64, vec![2]));
+    sd.insert("v", Rigid(DType::Bool, vec![2]));
+    let e = m.load_state_dict(&sd, false, false).unwrap_err();
+    assert_eq!(
+        e.lines,
+        [
+            "While copying the parameter named \"w\", whose dimensions in the model are torch.Size([2]) and whose dimensions in the checkpoint are torch.Size([2]), an exception occurred : ('cannot convert torch.int64 to torch.float32',).",
+            "While copying the parameter named \"v\", whose dimensions in the model are torch.Size([2]) and whose dimensions in the checkpoint are torch.Size([2]), an exception occurred : ('cannot convert torch.bool to torch.float32',)."
+        ]
+    );
+    assert_eq!(m.w.read(modcore::Tensor::dtype), DType::F32);
+}

@@ -60,6 +60,10 @@
 //! | `AttributeError`                          | [`AttributeError`], with a "Did you mean" hint       |
 //! | `torch.utils.hooks.RemovableHandle`       | [`RemovableHandle`]                                 |
 //! | `register_module_*_registration_hook`     | [`register_module_parameter_registration_hook`] and siblings |
+//! | `state_dict()`, `load_state_dict(sd, strict, assign)` | [`Module::state_dict`], [`Module::load_state_dict`] |
+//! | `_IncompatibleKeys`, the `RuntimeError` of a failed load | [`IncompatibleKeys`], [`LoadStateDictError`] |
+//! | state-dict and load pre/post hooks        | [`ModuleHooks`]                                     |
+//! | `safetensors.torch.save_file` / `load_file`, sharded index files | [`checkpoint`]                  |
 //!
 //! ## Tensor backends
 //!
@@ -75,6 +79,8 @@
 //! - Modules are owned by their parent, so a module appears once in the tree; parameters and
 //!   buffers can be shared (tied) by cloning their handles.
 //! - See the `attrs` rules on [`Module::set_attr`] for the attribute protocol's details.
+//! - A failed `load_state_dict` changes nothing (PyTorch may have copied some entries before it
+//!   raises); a file that keeps one key per group of tied parameters loads strictly.
 
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
@@ -141,6 +147,8 @@ pub use indexmap::IndexMap;
 /// | `#[buffer(persistent = false)]` | buffer field | left out of the state dict |
 /// | `#[module(crate = path)]` | struct | where the `modcore` crate is, if renamed |
 /// | `#[module(tensor = Type)]` | struct | implement `Module<Type>` only; for modules whose members do not name a tensor type |
+/// | `#[module(version = N)]` | struct | the state-dict format version saved in the metadata (PyTorch's `_version`, default 1) |
+/// | `#[module(migrate = path)]` | struct | `fn(&self, &mut StateDict<T>, prefix: &str, version: Option<u32>)` upgrading older state dicts before they load (PyTorch's `_load_from_state_dict` override); make it generic over `T: Tensor`, or pin `tensor` |
 ///
 /// Named structs name members after their fields; tuple structs number their member fields
 /// `"0"`, `"1"`, … (the `ModuleCore` and skipped fields take no number), as `nn.Sequential` does.
