@@ -16,7 +16,7 @@
 //! usable.
 
 use std::any::Any;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use indexmap::IndexMap;
@@ -55,6 +55,14 @@ impl HookKind {
 
     fn index(self) -> usize {
         self as usize
+    }
+
+    /// Whether hooks of this kind make `call` leave its fast path.
+    fn runs_on_call(self) -> bool {
+        matches!(
+            self,
+            HookKind::ForwardPre | HookKind::Forward | HookKind::BackwardPre | HookKind::Backward
+        )
     }
 }
 
@@ -171,14 +179,34 @@ impl HookTable {
 /// A shared, lockable [`HookTable`]; handles keep a weak reference to it.
 #[derive(Clone, Default)]
 pub struct HookRegistry {
-    table: Arc<Mutex<HookTable>>,
+    shared: Arc<Shared>,
+}
+
+/// The table and, readable without the lock, how many of its hooks run on `call`.
+#[derive(Default)]
+struct Shared {
+    table: Mutex<HookTable>,
+    call_hooks: AtomicUsize,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, HookTable> {
+        self.table.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 impl HookRegistry {
     /// Locks the table. A hook that panicked elsewhere never poisons it for good: hooks run
     /// outside the lock, and a poisoned lock is recovered.
     pub fn lock(&self) -> MutexGuard<'_, HookTable> {
-        self.table.lock().unwrap_or_else(PoisonError::into_inner)
+        self.shared.lock()
+    }
+
+    /// The number of forward and backward hooks, read without locking: what `call` checks
+    /// before it leaves its fast path.
+    #[inline]
+    pub fn call_hooks(&self) -> usize {
+        self.shared.call_hooks.load(Ordering::Acquire)
     }
 
     /// Stores `hook` under a fresh process-wide id and returns the handle that removes it.
@@ -190,6 +218,9 @@ impl HookRegistry {
     ) -> RemovableHandle {
         let id = NEXT_HOOK_ID.fetch_add(1, Ordering::Relaxed);
         let mut table = self.lock();
+        if kind.runs_on_call() {
+            self.shared.call_hooks.fetch_add(1, Ordering::AcqRel);
+        }
         let dict = &mut table.dicts[kind.index()];
         dict.insert(
             id,
@@ -206,7 +237,7 @@ impl HookRegistry {
         RemovableHandle {
             id,
             kind,
-            table: Arc::downgrade(&self.table),
+            table: Arc::downgrade(&self.shared),
         }
     }
 
@@ -247,7 +278,7 @@ impl HookRegistry {
 pub struct RemovableHandle {
     id: u64,
     kind: HookKind,
-    table: Weak<Mutex<HookTable>>,
+    table: Weak<Shared>,
 }
 
 impl RemovableHandle {
@@ -263,18 +294,23 @@ impl RemovableHandle {
 
     /// Removes the hook (and its flags). Does nothing if it is already gone.
     pub fn remove(&self) {
-        if let Some(table) = self.table.upgrade() {
-            let mut table = table.lock().unwrap_or_else(PoisonError::into_inner);
-            table.dicts[self.kind.index()].shift_remove(&self.id);
+        if let Some(shared) = self.table.upgrade() {
+            let mut table = shared.lock();
+            let removed = table.dicts[self.kind.index()]
+                .shift_remove(&self.id)
+                .is_some();
+            if removed && self.kind.runs_on_call() {
+                shared.call_hooks.fetch_sub(1, Ordering::AcqRel);
+            }
         }
     }
 
     /// The number of hooks in the dictionary this hook was added to, or `None` if its module
     /// is gone (PyTorch's `len(handle.hooks_dict_ref())`).
     pub fn dict_len(&self) -> Option<usize> {
-        let table = self.table.upgrade()?;
-        let table = table.lock().unwrap_or_else(PoisonError::into_inner);
-        Some(table.len(self.kind))
+        let shared = self.table.upgrade()?;
+        let len = shared.lock().len(self.kind);
+        Some(len)
     }
 
     /// A guard that removes the hook when dropped: PyTorch's `with module.register_…(h):`.
@@ -316,6 +352,13 @@ impl std::fmt::Debug for HookTable {
 /// The process-wide hooks: PyTorch's `_global_*_hooks` dictionaries in
 /// `torch.nn.modules.module`, shared by every module of every tensor type.
 pub fn global_hooks() -> &'static HookRegistry {
-    static GLOBAL: std::sync::OnceLock<HookRegistry> = std::sync::OnceLock::new();
     GLOBAL.get_or_init(HookRegistry::default)
+}
+
+static GLOBAL: std::sync::OnceLock<HookRegistry> = std::sync::OnceLock::new();
+
+/// The number of global forward and backward hooks, without allocating the registry.
+#[inline]
+pub(crate) fn global_call_hooks() -> usize {
+    GLOBAL.get().map_or(0, HookRegistry::call_hooks)
 }

@@ -87,7 +87,9 @@
 
 mod attrs;
 mod buffer;
+mod call;
 mod error;
+mod forward;
 mod hooks;
 mod lazy;
 mod load;
@@ -106,11 +108,13 @@ mod traversal;
 
 /// Tensor backends.
 pub mod backend;
+pub mod capture;
 pub mod checkpoint;
 
 pub use crate::attrs::RESERVED_NAMES;
 pub use crate::buffer::Buffer;
 pub use crate::error::{AttributeError, Error, PythonType};
+pub use crate::forward::{Forward, ForwardError, ForwardKw, ForwardResult, HookTypeError};
 pub use crate::hooks::{
     global_hooks, HookEntry, HookFlag, HookGuard, HookKind, HookOptions, HookRegistry, HookTable,
     RemovableHandle,
@@ -119,10 +123,11 @@ pub use crate::load::{IncompatibleKeys, LoadContext, LoadStateDictError};
 pub use crate::member::{Attr, AttrMut, Collection, Member, MemberAccess, Value};
 pub use crate::module::Module;
 pub use crate::module_core::ModuleCore;
-pub use crate::module_hooks::ModuleHooks;
+pub use crate::module_hooks::{ModuleHooks, Output};
 pub use crate::parameter::Parameter;
 pub use crate::registration::{
-    register_module_buffer_registration_hook, register_module_module_registration_hook,
+    register_module_buffer_registration_hook, register_module_forward_hook,
+    register_module_forward_pre_hook, register_module_module_registration_hook,
     register_module_parameter_registration_hook,
 };
 pub use crate::state_dict::{ModuleMetadata, StateDict, StateEntry};

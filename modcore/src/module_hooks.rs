@@ -6,12 +6,25 @@
 //! load post-hooks cannot return a value (PyTorch raises "state_dict post-hook must return None"
 //! and an `AssertionError`); they edit what they are given in place.
 
+use std::any::Any;
+
+use crate::call::{self, AnyPostHook, AnyPreHook, PostHook, PreHook};
+use crate::forward::{ForwardKw, ForwardResult};
 use crate::hooks::{HookKind, HookOptions, RemovableHandle};
 use crate::load::{LoadPostHook, LoadPreHook};
 use crate::state_dict::{erase, StateDictPostHook, StateDictPreHook};
 use crate::{IncompatibleKeys, LoadContext, Module, ModuleMetadata, StateDict, Tensor};
 
-/// Hook registration for every module (and `dyn Module<T>`).
+/// The output type of a module called with `A` and keyword arguments `K`.
+pub type Output<M, T, A, K = ()> = <M as ForwardKw<T, A, K>>::Output;
+
+/// Calling a module through its hooks, and registering hooks, for every module (and, for the
+/// type-erased and state-dict hooks, `dyn Module<T>`).
+///
+/// Forward hooks are typed: a hook is registered for the argument, keyword-argument and output
+/// types of one [`Forward`](crate::Forward)/[`ForwardKw`] signature of the module, and a hook
+/// with the wrong types does not compile. The `*_any` variants (and the global hooks) see
+/// `&dyn Any` and run on every call.
 ///
 /// ```
 /// # #[cfg(feature = "ndarray")] {
@@ -34,13 +47,160 @@ use crate::{IncompatibleKeys, LoadContext, Module, ModuleMetadata, StateDict, Te
 /// # }
 /// ```
 pub trait ModuleHooks<T: Tensor>: Module<T> {
+    /// PyTorch's `module(x)`: `forward` wrapped in the forward hooks (see the `call` docs in
+    /// the crate). With no hook anywhere, it costs one branch over `forward`.
+    #[inline]
+    fn call<A>(&self, args: A) -> ForwardResult<Output<Self, T, A>>
+    where
+        Self: ForwardKw<T, A, ()>,
+        A: Clone + 'static,
+        Output<Self, T, A>: 'static,
+    {
+        call::call(self, args, ())
+    }
+
+    /// PyTorch's `module(*args, **kwargs)`, for a module that takes keyword arguments.
+    #[inline]
+    fn call_with_kwargs<A, K>(&self, args: A, kwargs: K) -> ForwardResult<Output<Self, T, A, K>>
+    where
+        Self: ForwardKw<T, A, K>,
+        A: Clone + 'static,
+        K: Clone + 'static,
+        Output<Self, T, A, K>: 'static,
+    {
+        call::call(self, args, kwargs)
+    }
+
+    /// `hook(module, args)` runs before `forward`; a `Some` return replaces the arguments.
+    fn register_forward_pre_hook<A>(
+        &self,
+        hook: impl Fn(&dyn Module<T>, &A) -> Option<A> + Send + Sync + 'static,
+        options: HookOptions,
+    ) -> RemovableHandle
+    where
+        Self: ForwardKw<T, A, ()>,
+        A: 'static,
+    {
+        let hook: PreHook<T, A, ()> = PreHook::Args(Box::new(hook));
+        register_with(self, HookKind::ForwardPre, erase(hook), options, false)
+    }
+
+    /// `hook(module, args, kwargs)` runs before `forward`; a `Some` return replaces both
+    /// (PyTorch's `with_kwargs=True`).
+    fn register_forward_pre_hook_with_kwargs<A, K>(
+        &self,
+        hook: impl Fn(&dyn Module<T>, &A, &K) -> Option<(A, K)> + Send + Sync + 'static,
+        options: HookOptions,
+    ) -> RemovableHandle
+    where
+        Self: ForwardKw<T, A, K>,
+        A: 'static,
+        K: 'static,
+    {
+        let hook: PreHook<T, A, K> = PreHook::Kwargs(Box::new(hook));
+        register_with(self, HookKind::ForwardPre, erase(hook), options, true)
+    }
+
+    /// `hook(module, args, output)` runs after `forward`; a `Some` return replaces the output.
+    fn register_forward_hook<A, O>(
+        &self,
+        hook: impl Fn(&dyn Module<T>, &A, &O) -> Option<O> + Send + Sync + 'static,
+        options: HookOptions,
+    ) -> RemovableHandle
+    where
+        Self: ForwardKw<T, A, (), Output = O>,
+        A: 'static,
+        O: 'static,
+    {
+        let hook: PostHook<T, A, (), O> = PostHook::Args(Box::new(hook));
+        register_with(self, HookKind::Forward, erase(hook), options, false)
+    }
+
+    /// `hook(module, args, kwargs, output)` runs after `forward` (PyTorch's `with_kwargs=True`).
+    fn register_forward_hook_with_kwargs<A, K, O>(
+        &self,
+        hook: impl Fn(&dyn Module<T>, &A, &K, &O) -> Option<O> + Send + Sync + 'static,
+        options: HookOptions,
+    ) -> RemovableHandle
+    where
+        Self: ForwardKw<T, A, K, Output = O>,
+        A: 'static,
+        K: 'static,
+        O: 'static,
+    {
+        let hook: PostHook<T, A, K, O> = PostHook::Kwargs(Box::new(hook));
+        register_with(self, HookKind::Forward, erase(hook), options, true)
+    }
+
+    /// `hook(module, args, kwargs, output)` runs after `forward`, and also when the call fails
+    /// (`output` is then what there was, `None` if `forward` did not finish): PyTorch's
+    /// `always_call=True`. For a module without keyword arguments `kwargs` is `&()`.
+    fn register_forward_hook_always_call<A, K, O>(
+        &self,
+        hook: impl Fn(&dyn Module<T>, &A, &K, Option<&O>) -> Option<O> + Send + Sync + 'static,
+        options: HookOptions,
+    ) -> RemovableHandle
+    where
+        Self: ForwardKw<T, A, K, Output = O>,
+        A: 'static,
+        K: 'static,
+        O: 'static,
+    {
+        let hook: PostHook<T, A, K, O> = PostHook::Always(Box::new(hook));
+        let options = options.always_call();
+        register_with(
+            self,
+            HookKind::Forward,
+            erase(hook),
+            options,
+            options.with_kwargs,
+        )
+    }
+
+    /// A type-erased pre-hook, `hook(module, args)`, run on every call of this module whatever
+    /// its signature; a `Some` return must hold the argument type, else the call fails.
+    fn register_forward_pre_hook_any(
+        &self,
+        hook: impl Fn(&dyn Module<T>, &dyn Any) -> Option<Box<dyn Any>> + Send + Sync + 'static,
+        options: HookOptions,
+    ) -> RemovableHandle {
+        let hook: AnyPreHook<T> = Box::new(hook);
+        register_with(self, HookKind::ForwardPre, erase(hook), options, false)
+    }
+
+    /// A type-erased forward hook, `hook(module, args, kwargs, output)`, run on every call of
+    /// this module; `output` is `None` only for `always_call` hooks on a failed call.
+    fn register_forward_hook_any(
+        &self,
+        hook: impl Fn(&dyn Module<T>, &dyn Any, &dyn Any, Option<&dyn Any>) -> Option<Box<dyn Any>>
+            + Send
+            + Sync
+            + 'static,
+        options: HookOptions,
+    ) -> RemovableHandle {
+        let hook: AnyPostHook<T> = Box::new(hook);
+        register_with(
+            self,
+            HookKind::Forward,
+            erase(hook),
+            options,
+            options.with_kwargs,
+        )
+    }
+
     /// `hook(module, prefix, keep_vars)` runs before this module saves its entries.
     fn register_state_dict_pre_hook(
         &self,
         hook: impl Fn(&dyn Module<T>, &str, bool) + Send + Sync + 'static,
     ) -> RemovableHandle {
         let hook: StateDictPreHook<T> = Box::new(hook);
-        register(self, HookKind::StateDictPre, erase(hook))
+        register_with(
+            self,
+            HookKind::StateDictPre,
+            erase(hook),
+            HookOptions::default(),
+            false,
+        )
     }
 
     /// `hook(module, state_dict, prefix, local_metadata)` runs after this module and its
@@ -50,7 +210,13 @@ pub trait ModuleHooks<T: Tensor>: Module<T> {
         hook: impl Fn(&dyn Module<T>, &mut StateDict<T>, &str, &ModuleMetadata) + Send + Sync + 'static,
     ) -> RemovableHandle {
         let hook: StateDictPostHook<T> = Box::new(hook);
-        register(self, HookKind::StateDict, erase(hook))
+        register_with(
+            self,
+            HookKind::StateDict,
+            erase(hook),
+            HookOptions::default(),
+            false,
+        )
     }
 
     /// `hook(module, state_dict, prefix, local_metadata, context)` runs first when this module
@@ -64,7 +230,13 @@ pub trait ModuleHooks<T: Tensor>: Module<T> {
             + 'static,
     ) -> RemovableHandle {
         let hook: LoadPreHook<T> = Box::new(hook);
-        register(self, HookKind::LoadStateDictPre, erase(hook))
+        register_with(
+            self,
+            HookKind::LoadStateDictPre,
+            erase(hook),
+            HookOptions::default(),
+            false,
+        )
     }
 
     /// `hook(module, incompatible_keys)` runs after this module and all its descendants loaded,
@@ -75,19 +247,29 @@ pub trait ModuleHooks<T: Tensor>: Module<T> {
         hook: impl Fn(&dyn Module<T>, &mut IncompatibleKeys) + Send + Sync + 'static,
     ) -> RemovableHandle {
         let hook: LoadPostHook<T> = Box::new(hook);
-        register(self, HookKind::LoadStateDictPost, erase(hook))
+        register_with(
+            self,
+            HookKind::LoadStateDictPost,
+            erase(hook),
+            HookOptions::default(),
+            false,
+        )
     }
 }
 
 impl<T: Tensor, M: Module<T> + ?Sized> ModuleHooks<T> for M {}
 
-fn register<T: Tensor, M: Module<T> + ?Sized>(
+/// Stores a hook in the module's table with the given options and `with_kwargs` flag.
+fn register_with<T: Tensor, M: Module<T> + ?Sized>(
     module: &M,
     kind: HookKind,
-    hook: std::sync::Arc<dyn std::any::Any + Send + Sync>,
+    hook: std::sync::Arc<dyn Any + Send + Sync>,
+    options: HookOptions,
+    with_kwargs: bool,
 ) -> RemovableHandle {
-    module
-        .core()
-        .hooks()
-        .register(kind, hook, HookOptions::default())
+    let options = HookOptions {
+        with_kwargs,
+        ..options
+    };
+    module.core().hooks().register(kind, hook, options)
 }

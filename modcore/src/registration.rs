@@ -12,8 +12,10 @@
 //! The hooks are typed by tensor type: a hook registered for `Module<A>` runs only for modules
 //! registering tensors of type `A`.
 
+use std::any::Any;
 use std::sync::Arc;
 
+use crate::call::{AnyPostHook, AnyPreHook};
 use crate::hooks::{global_hooks, HookKind, HookOptions, RemovableHandle};
 use crate::{Buffer, Module, Parameter, Tensor};
 
@@ -136,4 +138,33 @@ pub(crate) fn run_module_hooks<T: Tensor>(
         child,
         |hook: &ModuleHook<T>, m| hook(module, name, m.as_deref()).map(Some),
     )
+}
+
+/// Registers a global forward pre-hook, run before every module's forward pre-hooks on every
+/// call: `hook(module, args)`, with the arguments type-erased; a `Some` return must hold the
+/// argument type, else the call fails. (PyTorch's `register_module_forward_pre_hook`.)
+pub fn register_module_forward_pre_hook<T: Tensor>(
+    hook: impl Fn(&dyn Module<T>, &dyn Any) -> Option<Box<dyn Any>> + Send + Sync + 'static,
+) -> RemovableHandle {
+    let hook: AnyPreHook<T> = Box::new(hook);
+    global_hooks().register(HookKind::ForwardPre, Arc::new(hook), HookOptions::default())
+}
+
+/// Registers a global forward hook, run before every module's forward hooks on every call:
+/// `hook(module, args, kwargs, output)`; with `options.always_call` it also runs when a call fails
+/// (`output` is then `None` if `forward` did not finish). (PyTorch's
+/// `register_module_forward_hook`; `kwargs` is `&()` for modules without keyword arguments.)
+pub fn register_module_forward_hook<T: Tensor>(
+    hook: impl Fn(&dyn Module<T>, &dyn Any, &dyn Any, Option<&dyn Any>) -> Option<Box<dyn Any>>
+        + Send
+        + Sync
+        + 'static,
+    options: HookOptions,
+) -> RemovableHandle {
+    let hook: AnyPostHook<T> = Box::new(hook);
+    let options = HookOptions {
+        prepend: false,
+        ..options
+    };
+    global_hooks().register(HookKind::Forward, Arc::new(hook), options)
 }

@@ -1,0 +1,201 @@
+//! The call path: PyTorch's `__call__` / `_call_impl`.
+//!
+//! With no forward hook anywhere, [`call`] is `forward` behind one check of two counters. Otherwise
+//! it runs, in PyTorch's order: global then local forward pre-hooks (each sees the arguments the
+//! previous one left), `forward`, then global then local forward hooks (each sees the output the
+//! previous one left). Every loop runs over a snapshot, so hooks registered or removed while hooks
+//! run take effect from the next call, and forward hooks registered inside `forward` already run
+//! in this one. If a pre-hook, `forward` or a hook fails (returns an error or panics), the
+//! `always_call` hooks that have not run yet run with the output so far (`None` if `forward` did
+//! not finish), and then the original failure propagates unchanged; a panicking `always_call`
+//! hook on that path is reported on stderr with PyTorch's warning text and otherwise ignored.
+
+use std::any::{type_name, Any};
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+
+use crate::forward::{ForwardKw, ForwardResult, HookTypeError};
+use crate::hooks::{global_call_hooks, global_hooks, HookEntry, HookKind, HookRegistry};
+use crate::{Module, Tensor};
+
+/// A typed local forward pre-hook.
+pub(crate) enum PreHook<T: Tensor, A, K> {
+    Args(Box<dyn Fn(&dyn Module<T>, &A) -> Option<A> + Send + Sync>),
+    Kwargs(Box<dyn Fn(&dyn Module<T>, &A, &K) -> Option<(A, K)> + Send + Sync>),
+}
+
+/// A typed local forward hook.
+pub(crate) enum PostHook<T: Tensor, A, K, O> {
+    Args(Box<dyn Fn(&dyn Module<T>, &A, &O) -> Option<O> + Send + Sync>),
+    Kwargs(Box<dyn Fn(&dyn Module<T>, &A, &K, &O) -> Option<O> + Send + Sync>),
+    /// Runs even when the call fails; sees `None` when `forward` did not finish.
+    Always(Box<dyn Fn(&dyn Module<T>, &A, &K, Option<&O>) -> Option<O> + Send + Sync>),
+}
+
+/// A type-erased forward pre-hook (global hooks, `register_forward_pre_hook_any`).
+pub(crate) type AnyPreHook<T> =
+    Box<dyn Fn(&dyn Module<T>, &dyn Any) -> Option<Box<dyn Any>> + Send + Sync>;
+
+/// A type-erased forward hook: `(module, args, kwargs, output)`.
+pub(crate) type AnyPostHook<T> = Box<
+    dyn Fn(&dyn Module<T>, &dyn Any, &dyn Any, Option<&dyn Any>) -> Option<Box<dyn Any>>
+        + Send
+        + Sync,
+>;
+
+/// PyTorch's `__call__`: `forward` wrapped in the hooks; see the module docs.
+#[inline]
+pub(crate) fn call<T, A, K, M>(module: &M, args: A, kwargs: K) -> ForwardResult<M::Output>
+where
+    T: Tensor,
+    M: ForwardKw<T, A, K> + ?Sized,
+    A: Clone + 'static,
+    K: Clone + 'static,
+    M::Output: 'static,
+{
+    let local = module
+        .core()
+        .hooks_if_any()
+        .map_or(0, HookRegistry::call_hooks);
+    if local | global_call_hooks() == 0 {
+        return module.forward_kw(args, kwargs);
+    }
+    call_with_hooks(module, args, kwargs)
+}
+
+/// The hooks of `kind`, global ones first.
+fn snapshot<T: Tensor>(module: &dyn Module<T>, kind: HookKind) -> Vec<(u64, HookEntry)> {
+    let mut hooks = global_hooks().lock().snapshot(kind);
+    if let Some(local) = module.core().hooks_if_any() {
+        hooks.extend(local.lock().snapshot(kind));
+    }
+    hooks
+}
+
+fn replacement<X: 'static>(
+    value: Box<dyn Any>,
+    hook: &'static str,
+    id: u64,
+) -> Result<X, HookTypeError> {
+    value
+        .downcast::<X>()
+        .map(|v| *v)
+        .map_err(|_| HookTypeError {
+            hook,
+            id,
+            expected: type_name::<X>(),
+        })
+}
+
+#[inline(never)]
+fn call_with_hooks<T, A, K, M>(module: &M, args: A, kwargs: K) -> ForwardResult<M::Output>
+where
+    T: Tensor,
+    M: ForwardKw<T, A, K> + ?Sized,
+    A: Clone + 'static,
+    K: Clone + 'static,
+    M::Output: 'static,
+{
+    let this = module.as_dyn();
+    let mut args = args;
+    let mut kwargs = kwargs;
+    let mut output: Option<M::Output> = None;
+    let mut always_called: Vec<u64> = Vec::new();
+
+    let outcome = catch_unwind(AssertUnwindSafe(|| -> ForwardResult<()> {
+        for (id, entry) in snapshot(this, HookKind::ForwardPre) {
+            if let Some(hook) = entry.hook.downcast_ref::<PreHook<T, A, K>>() {
+                match hook {
+                    PreHook::Args(h) => {
+                        if let Some(new) = h(this, &args) {
+                            args = new;
+                        }
+                    }
+                    PreHook::Kwargs(h) => {
+                        if let Some((new_args, new_kwargs)) = h(this, &args, &kwargs) {
+                            args = new_args;
+                            kwargs = new_kwargs;
+                        }
+                    }
+                }
+            } else if let Some(hook) = entry.hook.downcast_ref::<AnyPreHook<T>>() {
+                if let Some(new) = hook(this, &args) {
+                    args = replacement(new, "forward pre-", id)?;
+                }
+            }
+        }
+        output = Some(module.forward_kw(args.clone(), kwargs.clone())?);
+        for (id, entry) in snapshot(this, HookKind::Forward) {
+            if entry.always_call {
+                always_called.push(id);
+            }
+            let Some(current) = output.as_ref() else {
+                break;
+            };
+            let new = if let Some(hook) = entry.hook.downcast_ref::<PostHook<T, A, K, M::Output>>()
+            {
+                match hook {
+                    PostHook::Args(h) => h(this, &args, current),
+                    PostHook::Kwargs(h) => h(this, &args, &kwargs, current),
+                    PostHook::Always(h) => h(this, &args, &kwargs, Some(current)),
+                }
+            } else if let Some(hook) = entry.hook.downcast_ref::<AnyPostHook<T>>() {
+                match hook(this, &args, &kwargs, Some(current)) {
+                    Some(new) => Some(replacement(new, "forward", id)?),
+                    None => None,
+                }
+            } else {
+                None
+            };
+            if let Some(new) = new {
+                output = Some(new);
+            }
+        }
+        Ok(())
+    }));
+
+    let failure = match (outcome, output) {
+        (Ok(Ok(())), Some(output)) => return Ok(output),
+        (failure, output) => {
+            run_always_called(this, &args, &kwargs, output.as_ref(), &always_called);
+            failure
+        }
+    };
+    match failure {
+        Ok(Err(error)) => Err(error),
+        Err(panic) => resume_unwind(panic),
+        // Not reached: a successful pass always leaves an output.
+        Ok(Ok(())) => Err("forward left no output".into()),
+    }
+}
+
+/// The failure path: every `always_call` hook that has not run yet, global ones first.
+fn run_always_called<T: Tensor, A: 'static, K: 'static, O: 'static>(
+    this: &dyn Module<T>,
+    args: &A,
+    kwargs: &K,
+    output: Option<&O>,
+    already: &[u64],
+) {
+    for (id, entry) in snapshot(this, HookKind::Forward) {
+        if !entry.always_call || already.contains(&id) {
+            continue;
+        }
+        let ran = catch_unwind(AssertUnwindSafe(|| {
+            if let Some(PostHook::Always(h)) = entry.hook.downcast_ref::<PostHook<T, A, K, O>>() {
+                h(this, args, kwargs, output);
+            } else if let Some(hook) = entry.hook.downcast_ref::<AnyPostHook<T>>() {
+                hook(this, args, kwargs, output.map(|o| o as &dyn Any));
+            }
+        }));
+        if let Err(panic) = ran {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            eprintln!(
+                "UserWarning: module forward hook with ``always_call=True`` raised an exception that was silenced as another error was raised in forward: {message}"
+            );
+        }
+    }
+}
