@@ -17,18 +17,31 @@ use crate::forward::{ForwardKw, ForwardResult, HookTypeError};
 use crate::hooks::{global_call_hooks, global_hooks, HookEntry, HookKind, HookRegistry};
 use crate::{Module, Tensor};
 
+/// `hook(module, args) -> new args`.
+type ArgsPreHook<T, A> = Box<dyn Fn(&dyn Module<T>, &A) -> Option<A> + Send + Sync>;
+/// `hook(module, args, kwargs) -> new (args, kwargs)`.
+type KwargsPreHook<T, A, K> = Box<dyn Fn(&dyn Module<T>, &A, &K) -> Option<(A, K)> + Send + Sync>;
+/// `hook(module, args, output) -> new output`.
+type ArgsPostHook<T, A, O> = Box<dyn Fn(&dyn Module<T>, &A, &O) -> Option<O> + Send + Sync>;
+/// `hook(module, args, kwargs, output) -> new output`.
+type KwargsPostHook<T, A, K, O> =
+    Box<dyn Fn(&dyn Module<T>, &A, &K, &O) -> Option<O> + Send + Sync>;
+/// `hook(module, args, kwargs, output so far) -> new output`.
+type AlwaysPostHook<T, A, K, O> =
+    Box<dyn Fn(&dyn Module<T>, &A, &K, Option<&O>) -> Option<O> + Send + Sync>;
+
 /// A typed local forward pre-hook.
 pub(crate) enum PreHook<T: Tensor, A, K> {
-    Args(Box<dyn Fn(&dyn Module<T>, &A) -> Option<A> + Send + Sync>),
-    Kwargs(Box<dyn Fn(&dyn Module<T>, &A, &K) -> Option<(A, K)> + Send + Sync>),
+    Args(ArgsPreHook<T, A>),
+    Kwargs(KwargsPreHook<T, A, K>),
 }
 
 /// A typed local forward hook.
 pub(crate) enum PostHook<T: Tensor, A, K, O> {
-    Args(Box<dyn Fn(&dyn Module<T>, &A, &O) -> Option<O> + Send + Sync>),
-    Kwargs(Box<dyn Fn(&dyn Module<T>, &A, &K, &O) -> Option<O> + Send + Sync>),
+    Args(ArgsPostHook<T, A, O>),
+    Kwargs(KwargsPostHook<T, A, K, O>),
     /// Runs even when the call fails; sees `None` when `forward` did not finish.
-    Always(Box<dyn Fn(&dyn Module<T>, &A, &K, Option<&O>) -> Option<O> + Send + Sync>),
+    Always(AlwaysPostHook<T, A, K, O>),
 }
 
 /// A type-erased forward pre-hook (global hooks, `register_forward_pre_hook_any`).
