@@ -136,6 +136,8 @@ where
                 }
             }
         }
+        #[cfg(feature = "candle")]
+        let backward = backward_hooks(this, &mut args)?;
         output = Some(module.forward_kw(args.clone(), kwargs.clone())?);
         for (id, entry) in snapshot(this, HookKind::Forward) {
             if entry.always_call {
@@ -163,6 +165,15 @@ where
                 output = Some(new);
             }
         }
+        #[cfg(feature = "candle")]
+        if let Some(wrapping) = backward {
+            let tensor = output
+                .as_mut()
+                .and_then(|o| (o as &mut dyn Any).downcast_mut());
+            if let Some(tensor) = tensor {
+                crate::backward::wrap_output(tensor, wrapping)?;
+            }
+        }
         Ok(())
     }));
 
@@ -179,6 +190,24 @@ where
         // Not reached: a successful pass always leaves an output.
         Ok(Ok(())) => Err("forward left no output".into()),
     }
+}
+
+/// Sets up the backward hooks of a call whose argument is a candle tensor.
+#[cfg(feature = "candle")]
+fn backward_hooks<T: Tensor, A: 'static>(
+    this: &dyn Module<T>,
+    args: &mut A,
+) -> ForwardResult<Option<crate::backward::Wrapping>> {
+    let Some(input) = (args as &mut dyn Any).downcast_mut::<candle_core::Tensor>() else {
+        return Ok(None);
+    };
+    let entries = |kind| snapshot(this, kind).into_iter().map(|(_, e)| e).collect();
+    let wrapping = crate::backward::wrap_input(
+        input,
+        entries(HookKind::BackwardPre),
+        entries(HookKind::Backward),
+    )?;
+    Ok(wrapping)
 }
 
 /// The failure path: every `always_call` hook that has not run yet, global ones first.

@@ -108,6 +108,8 @@ mod traversal;
 
 /// Tensor backends.
 pub mod backend;
+#[cfg(feature = "candle")]
+pub mod backward;
 pub mod capture;
 pub mod checkpoint;
 
@@ -129,6 +131,10 @@ pub use crate::registration::{
     register_module_buffer_registration_hook, register_module_forward_hook,
     register_module_forward_pre_hook, register_module_module_registration_hook,
     register_module_parameter_registration_hook,
+};
+#[cfg(feature = "candle")]
+pub use crate::registration::{
+    register_module_full_backward_hook, register_module_full_backward_pre_hook,
 };
 pub use crate::state_dict::{ModuleMetadata, StateDict, StateEntry};
 pub use crate::table::{MemberInfo, MemberKind};

@@ -157,6 +157,50 @@ pub trait ModuleHooks<T: Tensor>: Module<T> {
         )
     }
 
+    /// PyTorch's `register_full_backward_pre_hook` (candle backend): `hook(grad_output)` runs when
+    /// the gradient with respect to this module's output is ready; `Some` replaces it. See the
+    /// [`backward`](crate::backward) module.
+    #[cfg(feature = "candle")]
+    fn register_full_backward_pre_hook(
+        &self,
+        hook: impl Fn(&[Option<candle_core::Tensor>]) -> Option<crate::backward::Grads>
+            + Send
+            + Sync
+            + 'static,
+        options: HookOptions,
+    ) -> RemovableHandle {
+        let hook: crate::backward::BackwardPreHook = Box::new(hook);
+        register_with(self, HookKind::BackwardPre, erase(hook), options, false)
+    }
+
+    /// PyTorch's `register_full_backward_hook` (candle backend): `hook(grad_input, grad_output)`
+    /// runs when the gradient with respect to this module's input is ready; `Some` replaces
+    /// `grad_input`. Fails if the module's backward-hook kind was set to legacy hooks.
+    #[cfg(feature = "candle")]
+    fn register_full_backward_hook(
+        &self,
+        hook: impl Fn(
+                &[Option<candle_core::Tensor>],
+                &[Option<candle_core::Tensor>],
+            ) -> Option<crate::backward::Grads>
+            + Send
+            + Sync
+            + 'static,
+        options: HookOptions,
+    ) -> Result<RemovableHandle, crate::Error> {
+        self.core()
+            .hooks()
+            .claim_backward_kind(true, "on a single Module")?;
+        let hook: crate::backward::BackwardHook = Box::new(hook);
+        Ok(register_with(
+            self,
+            HookKind::Backward,
+            erase(hook),
+            options,
+            false,
+        ))
+    }
+
     /// A type-erased pre-hook, `hook(module, args)`, run on every call of this module whatever
     /// its signature; a `Some` return must hold the argument type, else the call fails.
     fn register_forward_pre_hook_any(

@@ -168,3 +168,37 @@ pub fn register_module_forward_hook<T: Tensor>(
     };
     global_hooks().register(HookKind::Forward, Arc::new(hook), options)
 }
+
+/// PyTorch's `register_module_full_backward_pre_hook` (candle backend): runs before every
+/// module's own backward pre-hooks.
+#[cfg(feature = "candle")]
+pub fn register_module_full_backward_pre_hook(
+    hook: impl Fn(&[Option<candle_core::Tensor>]) -> Option<crate::backward::Grads>
+        + Send
+        + Sync
+        + 'static,
+) -> RemovableHandle {
+    let hook: crate::backward::BackwardPreHook = Box::new(hook);
+    global_hooks().register(
+        HookKind::BackwardPre,
+        Arc::new(hook),
+        HookOptions::default(),
+    )
+}
+
+/// PyTorch's `register_module_full_backward_hook` (candle backend): runs before every module's
+/// own full backward hooks. Fails if the global backward-hook kind was set to legacy hooks.
+#[cfg(feature = "candle")]
+pub fn register_module_full_backward_hook(
+    hook: impl Fn(
+            &[Option<candle_core::Tensor>],
+            &[Option<candle_core::Tensor>],
+        ) -> Option<crate::backward::Grads>
+        + Send
+        + Sync
+        + 'static,
+) -> Result<RemovableHandle, crate::Error> {
+    global_hooks().claim_backward_kind(true, "as a global Module hook")?;
+    let hook: crate::backward::BackwardHook = Box::new(hook);
+    Ok(global_hooks().register(HookKind::Backward, Arc::new(hook), HookOptions::default()))
+}
