@@ -235,3 +235,68 @@ fn full_hooks_refuse_a_module_already_set_to_legacy_hooks() {
         "Cannot use both regular backward hooks and full backward hooks on a single Module. Please use only one of them."
     );
 }
+
+#[test]
+fn backward_hooks_fire_in_prepend_order_and_only_during_backward() {
+    let _serial = serial();
+    let m = Triple::default();
+    let log: Log = Arc::default();
+    let mut handles = Vec::new();
+    for i in 0..5 {
+        let l = log.clone();
+        handles.push(
+            m.register_full_backward_hook(
+                move |_, _| {
+                    l.lock().unwrap().push(format!("full {i}"));
+                    None
+                },
+                HookOptions {
+                    prepend: i >= 3,
+                    ..HookOptions::default()
+                },
+            )
+            .unwrap(),
+        );
+        let l = log.clone();
+        handles.push(m.register_full_backward_pre_hook(
+            move |_| {
+                l.lock().unwrap().push(format!("pre {i}"));
+                None
+            },
+            HookOptions {
+                prepend: i <= 1,
+                ..HookOptions::default()
+            },
+        ));
+    }
+    let l = log.clone();
+    handles.push(m.register_forward_hook(
+        move |_, _: &Tensor, _: &Tensor| {
+            l.lock().unwrap().push("forward".into());
+            None
+        },
+        HookOptions::default(),
+    ));
+    let x = var(&[1.0]);
+    let y = m.call(x.as_tensor().clone()).unwrap();
+    assert_eq!(*log.lock().unwrap(), ["forward"]);
+    y.sum_all().unwrap().backward().unwrap();
+    assert_eq!(
+        *log.lock().unwrap(),
+        [
+            "forward", "pre 1", "pre 0", "pre 2", "pre 3", "pre 4", "full 4", "full 3", "full 0",
+            "full 1", "full 2"
+        ]
+    );
+}
+
+#[test]
+fn a_pre_hook_returning_zeros_zeroes_the_input_gradient() {
+    let _serial = serial();
+    let m = Triple::default();
+    let _h = m.register_full_backward_pre_hook(
+        |g| Some(vec![Some(g[0].as_ref().unwrap().zeros_like().unwrap())]),
+        HookOptions::default(),
+    );
+    assert_eq!(grad_of_sum(&m, &var(&[1.0, 2.0])).unwrap(), [0.0, 0.0]);
+}

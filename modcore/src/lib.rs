@@ -63,6 +63,11 @@
 //! | `state_dict()`, `load_state_dict(sd, strict, assign)` | [`Module::state_dict`], [`Module::load_state_dict`] |
 //! | `_IncompatibleKeys`, the `RuntimeError` of a failed load | [`IncompatibleKeys`], [`LoadStateDictError`] |
 //! | state-dict and load pre/post hooks        | [`ModuleHooks`]                                     |
+//! | `forward`, `module(x)`, `module(x, **kw)` | [`Forward::forward`], [`ModuleHooks::call`], [`ModuleHooks::call_with_kwargs`] ([`ForwardKw`]) |
+//! | `register_forward_pre_hook` / `register_forward_hook` (`prepend`, `with_kwargs`, `always_call`) | [`ModuleHooks`] methods with [`HookOptions`] |
+//! | `register_module_forward_(pre_)hook`      | [`register_module_forward_pre_hook`], [`register_module_forward_hook`] |
+//! | `register_full_backward_(pre_)hook` (candle) | [`ModuleHooks`] methods, `backward` module         |
+//! | activation capture (no PyTorch API)       | [`capture::capture`]                                 |
 //! | `safetensors.torch.save_file` / `load_file`, sharded index files | [`checkpoint`]                  |
 //!
 //! ## Tensor backends
@@ -190,6 +195,14 @@ pub use indexmap::IndexMap;
 /// # }
 /// ```
 pub use modcore_derive::Module;
+
+/// What most programs import: `use modcore::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        Buffer, Forward, ForwardKw, ForwardResult, HookOptions, Module, ModuleCore, ModuleHooks,
+        Parameter, StateDict,
+    };
+}
 
 /// The README's example, compiled and run as a doctest.
 #[cfg(all(doctest, feature = "candle"))]
