@@ -318,56 +318,47 @@ pub fn push_index(path: &mut String, index: usize) -> usize {
 
 // ---- leaves -------------------------------------------------------------------------------
 
-impl<T> Member for Parameter<T> {
-    const KIND: MemberKind = MemberKind::Parameter;
-}
-
-impl<T: Tensor> MemberAccess<T> for Parameter<T> {
-    fn attr(&self) -> Attr<'_, T> {
-        Attr::Parameter(Some(self))
-    }
-    fn attr_mut(&mut self) -> AttrMut<'_, T> {
-        AttrMut::Parameter(Some(self))
-    }
-    fn visit<'a>(&'a self, path: &mut String, f: &mut dyn FnMut(&mut String, Attr<'a, T>)) {
-        f(path, Attr::Parameter(Some(self)))
-    }
-    fn visit_mut(&mut self, path: &mut String, f: &mut dyn FnMut(&mut String, AttrMut<'_, T>)) {
-        f(path, AttrMut::Parameter(Some(self)))
-    }
-    fn from_value(value: Value<T>) -> Result<Box<Self>, String> {
-        match value {
-            Value::Parameter(p) => Ok(Box::new(p)),
-            other => Err(other.type_name()),
+/// Implements `Member` and `MemberAccess` for a leaf handle type that is one entry of `$kind`.
+macro_rules! leaf_member {
+    ($ty:ident, $kind:ident, |$value:ident| $from_value:expr) => {
+        impl<T> Member for $ty<T> {
+            const KIND: MemberKind = MemberKind::$kind;
         }
-    }
-}
 
-impl<T> Member for Buffer<T> {
-    const KIND: MemberKind = MemberKind::Buffer;
-}
-
-impl<T: Tensor> MemberAccess<T> for Buffer<T> {
-    fn attr(&self) -> Attr<'_, T> {
-        Attr::Buffer(Some(self))
-    }
-    fn attr_mut(&mut self) -> AttrMut<'_, T> {
-        AttrMut::Buffer(Some(self))
-    }
-    fn visit<'a>(&'a self, path: &mut String, f: &mut dyn FnMut(&mut String, Attr<'a, T>)) {
-        f(path, Attr::Buffer(Some(self)))
-    }
-    fn visit_mut(&mut self, path: &mut String, f: &mut dyn FnMut(&mut String, AttrMut<'_, T>)) {
-        f(path, AttrMut::Buffer(Some(self)))
-    }
-    fn from_value(value: Value<T>) -> Result<Box<Self>, String> {
-        match value {
-            Value::Buffer { buffer, .. } => Ok(Box::new(buffer)),
-            Value::Tensor(t) => Ok(Box::new(Buffer::new(t))),
-            other => Err(other.type_name()),
+        impl<T: Tensor> MemberAccess<T> for $ty<T> {
+            fn attr(&self) -> Attr<'_, T> {
+                Attr::$kind(Some(self))
+            }
+            fn attr_mut(&mut self) -> AttrMut<'_, T> {
+                AttrMut::$kind(Some(self))
+            }
+            fn visit<'a>(&'a self, path: &mut String, f: &mut dyn FnMut(&mut String, Attr<'a, T>)) {
+                f(path, Attr::$kind(Some(self)))
+            }
+            fn visit_mut(
+                &mut self,
+                path: &mut String,
+                f: &mut dyn FnMut(&mut String, AttrMut<'_, T>),
+            ) {
+                f(path, AttrMut::$kind(Some(self)))
+            }
+            fn from_value($value: Value<T>) -> Result<Box<Self>, String> {
+                $from_value.map(Box::new)
+            }
         }
-    }
+    };
 }
+
+leaf_member!(Parameter, Parameter, |value| match value {
+    Value::Parameter(p) => Ok(p),
+    other => Err(other.type_name()),
+});
+
+leaf_member!(Buffer, Buffer, |value| match value {
+    Value::Buffer { buffer, .. } => Ok(buffer),
+    Value::Tensor(t) => Ok(Buffer::new(t)),
+    other => Err(other.type_name()),
+});
 
 impl<T: Tensor> Member for dyn Module<T> {
     const KIND: MemberKind = MemberKind::Module;

@@ -79,71 +79,58 @@ fn reshape<A: Element>(array: ArrayD<A>, shape: &[usize]) -> Result<ArrayD<A>, T
     ArrayD::from_shape_vec(IxDyn(shape), elements).map_err(|e| TensorError::new(e.to_string()))
 }
 
-impl<A: Element> Tensor for ArcArray<A, IxDyn> {
-    type Id = usize;
+/// Implements `Tensor` for an ndarray array type; `$owned` turns an `ArrayD<A>` into it.
+macro_rules! array_tensor {
+    ($ty:ty, $owned:expr, $id_doc:literal) => {
+        impl<A: Element> Tensor for $ty {
+            type Id = usize;
 
-    fn shape(&self) -> Vec<usize> {
-        ArcArray::shape(self).to_vec()
-    }
+            fn shape(&self) -> Vec<usize> {
+                ndarray::ArrayBase::shape(self).to_vec()
+            }
 
-    fn dtype(&self) -> DType {
-        A::DTYPE
-    }
+            fn dtype(&self) -> DType {
+                A::DTYPE
+            }
 
-    /// The address of the first element: clones of an `ArcArray` share it.
-    fn id(&self) -> usize {
-        self.as_ptr() as usize
-    }
+            #[doc = $id_doc]
+            fn id(&self) -> usize {
+                self.as_ptr() as usize
+            }
 
-    fn to_bytes(&self) -> Result<Vec<u8>, TensorError> {
-        Ok(to_bytes(self.iter().cloned(), self.len()))
-    }
+            fn to_bytes(&self) -> Result<Vec<u8>, TensorError> {
+                Ok(to_bytes(self.iter().cloned(), self.len()))
+            }
 
-    fn from_bytes(dtype: DType, shape: &[usize], bytes: &[u8]) -> Result<Self, TensorError> {
-        from_bytes(dtype, shape, bytes).map(ArrayD::into_shared)
-    }
+            fn from_bytes(
+                dtype: DType,
+                shape: &[usize],
+                bytes: &[u8],
+            ) -> Result<Self, TensorError> {
+                from_bytes(dtype, shape, bytes).map($owned)
+            }
 
-    fn reshape(&self, shape: &[usize]) -> Result<Self, TensorError> {
-        reshape(self.to_owned(), shape).map(ArrayD::into_shared)
-    }
+            fn reshape(&self, shape: &[usize]) -> Result<Self, TensorError> {
+                reshape(self.to_owned(), shape).map($owned)
+            }
 
-    fn deep_copy(&self) -> Result<Self, TensorError> {
-        Ok(self.to_owned().into_shared())
-    }
+            fn deep_copy(&self) -> Result<Self, TensorError> {
+                Ok(($owned)(self.to_owned()))
+            }
+        }
+    };
 }
 
-impl<A: Element> Tensor for ArrayD<A> {
-    type Id = usize;
-
-    fn shape(&self) -> Vec<usize> {
-        ArrayD::shape(self).to_vec()
-    }
-
-    fn dtype(&self) -> DType {
-        A::DTYPE
-    }
-
-    /// The address of the first element (an owned array's clone is a copy, with its own id).
-    fn id(&self) -> usize {
-        self.as_ptr() as usize
-    }
-
-    fn to_bytes(&self) -> Result<Vec<u8>, TensorError> {
-        Ok(to_bytes(self.iter().cloned(), self.len()))
-    }
-
-    fn from_bytes(dtype: DType, shape: &[usize], bytes: &[u8]) -> Result<Self, TensorError> {
-        from_bytes(dtype, shape, bytes)
-    }
-
-    fn reshape(&self, shape: &[usize]) -> Result<Self, TensorError> {
-        reshape(self.clone(), shape)
-    }
-
-    fn deep_copy(&self) -> Result<Self, TensorError> {
-        Ok(self.clone())
-    }
-}
+array_tensor!(
+    ArcArray<A, IxDyn>,
+    ArrayD::into_shared,
+    "The address of the first element: clones of an `ArcArray` share it."
+);
+array_tensor!(
+    ArrayD<A>,
+    std::convert::identity,
+    "The address of the first element (an owned array's clone is a copy, with its own id)."
+);
 
 #[cfg(test)]
 mod tests {
