@@ -19,6 +19,8 @@ pub struct ContainerAttrs {
     pub version: Option<syn::LitInt>,
     /// `migrate = path`: the function upgrading older state dicts on load.
     pub migrate: Option<Path>,
+    /// `extra_repr = path`: the function giving the text inside the printed parentheses.
+    pub extra_repr: Option<Path>,
 }
 
 /// Field-level `#[module(...)]` and `#[buffer(...)]`.
@@ -91,6 +93,14 @@ pub fn container(cx: &Ctxt, attrs: &[Attribute]) -> ContainerAttrs {
                     duplicate(cx, &meta.path, "module");
                 } else {
                     out.migrate = Some(path);
+                }
+                Ok(())
+            } else if meta.path.is_ident("extra_repr") {
+                let path: Path = meta.value()?.parse()?;
+                if out.extra_repr.is_some() {
+                    duplicate(cx, &meta.path, "module");
+                } else {
+                    out.extra_repr = Some(path);
                 }
                 Ok(())
             } else if meta.path.is_ident("skip") || meta.path.is_ident("rename") {

@@ -54,6 +54,8 @@ pub struct Impls<'a> {
     pub version: Option<&'a syn::LitInt>,
     /// `#[module(migrate = path)]`.
     pub migrate: Option<&'a syn::Path>,
+    /// `#[module(extra_repr = path)]`.
+    pub extra_repr: Option<&'a syn::Path>,
 }
 
 fn expand(input: &Input) -> TokenStream {
@@ -73,6 +75,7 @@ fn expand(input: &Input) -> TokenStream {
         table_doc: Some(table::doc(input)),
         version: input.attrs.version.as_ref(),
         migrate: input.attrs.migrate.as_ref(),
+        extra_repr: input.attrs.extra_repr.as_ref(),
     };
     let assertions = assertions(input, &impls.krate);
     let generated = impls.generate();
@@ -162,6 +165,13 @@ impl Impls<'_> {
         let access_where = where_with(self.generics, [syn::parse_quote!(Self: #krate::Module<#t>)]);
         let string = quote!(#krate::__private::String);
         let option = quote!(::core::option::Option);
+        let extra_repr = self.extra_repr.map(|path| {
+            quote! {
+                fn extra_repr(&self) -> #string {
+                    #path(self)
+                }
+            }
+        });
         let version = self.version.map(|v| {
             quote! {
                 fn version(&self) -> u32 {
@@ -218,6 +228,7 @@ impl Impls<'_> {
                     }
                     #version
                     #migrate
+                    #extra_repr
                     fn declared_attr(&self, __name: &str) -> #option<#krate::Attr<'_, #t>> {
                         match __name {
                             #(#names => #option::Some(#krate::MemberAccess::<#t>::attr(&self.#accesses)),)*

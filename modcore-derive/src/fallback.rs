@@ -20,6 +20,7 @@ pub fn expand(input: &DeriveInput, krate: &syn::Path, tensor: Option<&syn::Type>
         table_doc: None,
         version: None,
         migrate: None,
+        extra_repr: None,
     }
     .generate()
 }

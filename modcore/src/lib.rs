@@ -106,6 +106,7 @@ mod parameter;
 mod paths;
 mod registration;
 mod registry;
+mod repr;
 mod state_dict;
 mod table;
 mod tensor;

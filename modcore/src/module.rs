@@ -167,6 +167,19 @@ pub trait Module<T: Tensor>: Any + Send + Sync {
         let _ = (state_dict, prefix, version);
     }
 
+    /// The text inside the module's parentheses when printed (PyTorch's `extra_repr`), such as
+    /// `in_features=4, out_features=8, bias=True`. `#[module(extra_repr = path)]` sets it.
+    fn extra_repr(&self) -> String {
+        String::new()
+    }
+
+    /// PyTorch's `repr(module)`: the printed tree, `Name(extra)` with one `(name): child` line per
+    /// submodule (including `None` ones), collection fields printed as the containers they stand
+    /// for. `Debug` on `dyn Module<T>` prints the same.
+    fn repr(&self) -> String {
+        crate::repr::repr(self.as_dyn())
+    }
+
     // ---- members of this module ---------------------------------------------------------------
 
     /// Calls `f` for each of this module's own entries of `kind` (declared, then registered at
@@ -486,11 +499,9 @@ pub trait Module<T: Tensor>: Any + Send + Sync {
 }
 
 impl<T: Tensor> std::fmt::Debug for dyn Module<T> {
-    /// The module's type name and training flag.
+    /// PyTorch's printed tree ([`Module::repr`]).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct(self.type_name())
-            .field("training", &self.is_training())
-            .finish_non_exhaustive()
+        f.write_str(&self.repr())
     }
 }
 
