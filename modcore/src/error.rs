@@ -112,6 +112,8 @@ pub enum PythonType {
     TypeError,
     /// `ValueError`
     ValueError,
+    /// `IndexError`
+    IndexError,
     /// `RuntimeError`
     RuntimeError,
 }
@@ -270,6 +272,27 @@ pub enum Error {
         requested: &'static str,
     },
 
+    /// A container index outside `-len..len`.
+    #[error("index {index} is out of range")]
+    IndexOutOfRange {
+        /// The index.
+        index: isize,
+    },
+
+    /// An insertion index outside `-len..=len`.
+    #[error("Index out of range: {index}")]
+    InsertOutOfRange {
+        /// The index.
+        index: isize,
+    },
+
+    /// A container key that is not there (Python's `KeyError: 'key'`).
+    #[error("'{key}'")]
+    KeyNotFound {
+        /// The key.
+        key: String,
+    },
+
     /// A legacy and a full backward hook on the same module (or both as global hooks).
     #[error("Cannot use both regular backward hooks and full backward hooks {scope}. Please use only one of them.")]
     MixedBackwardHooks {
@@ -305,6 +328,10 @@ impl Error {
             | Error::PersistenceMismatch { .. }
             | Error::TensorTypeMismatch { .. } => PythonType::TypeError,
             Error::EmptyTarget => PythonType::ValueError,
+            Error::IndexOutOfRange { .. } | Error::InsertOutOfRange { .. } => {
+                PythonType::IndexError
+            }
+            Error::KeyNotFound { .. } => PythonType::KeyError,
             Error::MixedBackwardHooks { .. } => PythonType::RuntimeError,
         }
     }

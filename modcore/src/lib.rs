@@ -118,6 +118,7 @@ pub mod backend;
 pub mod backward;
 pub mod capture;
 pub mod checkpoint;
+pub mod containers;
 
 pub use crate::attrs::RESERVED_NAMES;
 pub use crate::buffer::Buffer;

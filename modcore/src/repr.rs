@@ -49,7 +49,7 @@ fn assemble(name: &str, extra: &str, children: Vec<String>) -> String {
 }
 
 /// `Parameter containing: [torch.float32 of size 2x3]`.
-fn parameter_line<T: Tensor>(p: &Parameter<T>) -> String {
+pub(crate) fn parameter_line<T: Tensor>(p: &Parameter<T>) -> String {
     p.read(|t| {
         let dims: Vec<String> = t.shape().iter().map(usize::to_string).collect();
         format!(
@@ -124,6 +124,31 @@ fn collection_repr<T: Tensor>(collection: &dyn Collection<T>) -> String {
     assemble(name, "", lines)
 }
 
+/// `ModuleList`'s lines: runs of consecutive equal reprs fold into `(0-2): 3 x ReLU()`.
+fn folded(items: &[(String, String)]) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    while start < items.len() {
+        let mut end = start;
+        while end + 1 < items.len() && items[end + 1].1 == items[start].1 {
+            end += 1;
+        }
+        let text = add_indent(&items[start].1, 2);
+        lines.push(if end == start {
+            format!("({}): {text}", items[start].0)
+        } else {
+            format!(
+                "({}-{}): {} x {text}",
+                items[start].0,
+                items[end].0,
+                end - start + 1
+            )
+        });
+        start = end + 1;
+    }
+    lines
+}
+
 /// PyTorch's `repr(module)`.
 pub(crate) fn repr<T: Tensor>(module: &dyn Module<T>) -> String {
     let mut children = Vec::new();
@@ -141,10 +166,23 @@ pub(crate) fn repr<T: Tensor>(module: &dyn Module<T>) -> String {
         }
     }
     if let Some(registry) = module.core().registry::<T>() {
-        for (name, child) in &registry.modules {
-            let text = child.as_deref().map_or_else(|| "None".to_owned(), repr);
-            children.push(format!("({name}): {}", add_indent(&text, 2)));
+        let items: Vec<(String, String)> = registry
+            .modules
+            .iter()
+            .map(|(name, child)| {
+                let text = child.as_deref().map_or_else(|| "None".to_owned(), repr);
+                (name.clone(), text)
+            })
+            .collect();
+        if module.as_any().is::<crate::containers::ModuleList<T>>() {
+            // ModuleList has its own repr: folded runs, and no extra_repr.
+            return assemble("ModuleList", "", folded(&items));
         }
+        children.extend(
+            items
+                .iter()
+                .map(|(name, text)| format!("({name}): {}", add_indent(text, 2))),
+        );
     }
     assemble(module.type_name(), &module.extra_repr(), children)
 }

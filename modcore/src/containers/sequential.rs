@@ -1,0 +1,189 @@
+//! [`Sequential`]: PyTorch's `nn.Sequential`.
+
+use std::any::TypeId;
+use std::collections::HashMap;
+use std::marker::PhantomData;
+
+use super::{list, registry};
+use crate::{Error, Forward, ForwardResult, Module, ModuleCore, ModuleHooks, Tensor};
+
+/// Calls a module of one concrete type, known when it was added, through its hooks.
+type CallFn<T> = fn(&dyn Module<T>, T) -> ForwardResult<T>;
+
+fn call_as<T: Tensor, M: Forward<T, T, Output = T>>(m: &dyn Module<T>, x: T) -> ForwardResult<T> {
+    match m.downcast_ref::<M>() {
+        Some(m) => m.call(x),
+        None => Err(format!("{} is not a {}", m.type_name(), std::any::type_name::<M>()).into()),
+    }
+}
+
+/// Modules called in order, each on the previous one's output: PyTorch's `nn.Sequential`.
+///
+/// Entries are named `"0"`, `"1"`, … (or the names given to [`Sequential::from_named`]);
+/// indexing is positional, negative indices count from the end, and removing renumbers the
+/// entries to `"0".."n-1"` as PyTorch does. Entries may be of any module type that maps a `T` to a
+/// `T`; each is called through its hooks.
+///
+/// ```
+/// # #[cfg(feature = "candle")] {
+/// use candle_core::{Device, Tensor};
+/// use modcore::containers::Sequential;
+/// use modcore::{Forward, ForwardResult, Module, ModuleCore, ModuleHooks};
+///
+/// #[derive(Module, Default)]
+/// #[module(tensor = Tensor)]
+/// struct AddOne { core: ModuleCore }
+/// impl Forward<Tensor, Tensor> for AddOne {
+///     type Output = Tensor;
+///     fn forward(&self, x: Tensor) -> ForwardResult<Tensor> { Ok((x + 1.0)?) }
+/// }
+///
+/// let mut seq = Sequential::new();
+/// seq.push(AddOne::default()).push(AddOne::default());
+/// let y = seq.call(Tensor::new(&[1f32], &Device::Cpu)?)?;
+/// assert_eq!(y.to_vec1::<f32>()?, [3.0]);
+/// assert_eq!(seq.repr(), "Sequential(\n  (0): AddOne()\n  (1): AddOne()\n)");
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+/// ```
+#[derive(crate::Module)]
+#[module(crate = crate, tensor = T)]
+pub struct Sequential<T: Tensor> {
+    core: ModuleCore,
+    /// How to call each module type this sequence holds.
+    #[module(skip)]
+    calls: HashMap<TypeId, CallFn<T>>,
+    #[module(skip)]
+    _tensor: PhantomData<fn() -> T>,
+}
+
+impl<T: Tensor> Default for Sequential<T> {
+    fn default() -> Self {
+        Sequential {
+            core: ModuleCore::new(),
+            calls: HashMap::new(),
+            _tensor: PhantomData,
+        }
+    }
+}
+
+impl<T: Tensor> Sequential<T> {
+    /// An empty sequence: its forward returns its input.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A sequence with the given names (PyTorch's `Sequential(OrderedDict(...))`); the names are
+    /// validated as `register_module` does.
+    pub fn from_named<M>(entries: impl IntoIterator<Item = (String, M)>) -> Result<Self, Error>
+    where
+        M: Forward<T, T, Output = T>,
+    {
+        let mut seq = Self::new();
+        for (name, module) in entries {
+            seq.calls.insert(TypeId::of::<M>(), call_as::<T, M>);
+            seq.register_module(&name, Some(Box::new(module)))?;
+        }
+        Ok(seq)
+    }
+
+    fn modules(&self) -> Option<&list::Modules<T>> {
+        self.core.registry::<T>().map(|r| &r.modules)
+    }
+
+    fn modules_mut(&mut self) -> &mut list::Modules<T> {
+        &mut registry::<T>(&mut self.core).modules
+    }
+
+    /// The number of entries.
+    pub fn len(&self) -> usize {
+        self.modules().map_or(0, |m| m.len())
+    }
+
+    /// Whether the sequence is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The entry at `index` (negative counts from the end), whatever its name.
+    pub fn get(&self, index: isize) -> Result<&dyn Module<T>, Error> {
+        match self.modules() {
+            Some(modules) => list::get(modules, index),
+            None => Err(Error::IndexOutOfRange { index }),
+        }
+    }
+
+    /// The entry at `index`, mutably.
+    pub fn get_mut(&mut self, index: isize) -> Result<&mut dyn Module<T>, Error> {
+        list::get_mut(self.modules_mut(), index)
+    }
+
+    /// Appends a module as entry `len` (registration hooks included); returns the sequence.
+    pub fn push<M: Forward<T, T, Output = T>>(&mut self, module: M) -> &mut Self {
+        self.calls.insert(TypeId::of::<M>(), call_as::<T, M>);
+        let name = self.len().to_string();
+        let module = list::registered(&*self, &name, Box::new(module));
+        self.modules_mut().insert(name, module);
+        self
+    }
+
+    /// Inserts before `index` (`-len..=len`) and renumbers every entry.
+    pub fn insert<M: Forward<T, T, Output = T>>(
+        &mut self,
+        index: isize,
+        module: M,
+    ) -> Result<(), Error> {
+        self.calls.insert(TypeId::of::<M>(), call_as::<T, M>);
+        let module = list::registered(&*self, &index.to_string(), Box::new(module));
+        list::insert(self.modules_mut(), index, module)
+    }
+
+    /// Replaces the entry at `index`, keeping its name (PyTorch's `s[i] = m`).
+    pub fn set<M: Forward<T, T, Output = T>>(
+        &mut self,
+        index: isize,
+        module: M,
+    ) -> Result<(), Error> {
+        let at = super::position(index, self.len())?;
+        let name = match self.modules().and_then(|m| m.get_index(at)) {
+            Some((name, _)) => name.clone(),
+            None => return Err(Error::IndexOutOfRange { index }),
+        };
+        self.calls.insert(TypeId::of::<M>(), call_as::<T, M>);
+        self.set_attr(&name, crate::Value::module(module))
+    }
+
+    /// Removes the entry at `index`, renumbers the rest to `"0".."n-1"`, and returns it.
+    pub fn remove(&mut self, index: isize) -> Result<Box<dyn Module<T>>, Error> {
+        list::remove(self.modules_mut(), index)?.ok_or(Error::NotAModule {
+            name: index.to_string(),
+        })
+    }
+
+    /// The entries in order.
+    pub fn iter(&self) -> impl Iterator<Item = &dyn Module<T>> {
+        self.modules()
+            .into_iter()
+            .flat_map(|m| m.values())
+            .filter_map(|m| m.as_deref())
+    }
+}
+
+impl<T: Tensor> Forward<T, T> for Sequential<T> {
+    type Output = T;
+
+    /// Calls each entry on the previous one's output; `None` entries are skipped.
+    fn forward(&self, input: T) -> ForwardResult<T> {
+        let mut x = input;
+        for module in self.iter() {
+            let call = self.calls.get(&module.as_any().type_id()).ok_or_else(|| {
+                format!(
+                    "Sequential cannot call {}: it was not added through Sequential's methods",
+                    module.type_name()
+                )
+            })?;
+            x = call(module, x)?;
+        }
+        Ok(x)
+    }
+}
