@@ -119,6 +119,8 @@ pub mod backward;
 pub mod capture;
 pub mod checkpoint;
 pub mod containers;
+#[cfg(feature = "candle")]
+pub mod nn;
 
 pub use crate::attrs::RESERVED_NAMES;
 pub use crate::buffer::Buffer;

@@ -1,0 +1,130 @@
+//! Parameter-free layers: [`ReLU`], [`GELU`], [`Identity`], [`Flatten`].
+
+use candle_core::Tensor;
+
+use crate::{Forward, ForwardResult, ModuleCore};
+
+/// PyTorch's `nn.ReLU`.
+#[derive(crate::Module, Default)]
+#[module(crate = crate, tensor = Tensor)]
+pub struct ReLU {
+    core: ModuleCore,
+}
+
+impl ReLU {
+    /// A ReLU.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Forward<Tensor, Tensor> for ReLU {
+    type Output = Tensor;
+    fn forward(&self, x: Tensor) -> ForwardResult<Tensor> {
+        Ok(x.relu()?)
+    }
+}
+
+/// PyTorch's `nn.GELU`: the exact (`erf`) form by default, the `tanh` approximation on request.
+#[derive(crate::Module)]
+#[module(crate = crate, tensor = Tensor, extra_repr = GELU::describe)]
+pub struct GELU {
+    core: ModuleCore,
+    #[module(skip)]
+    tanh: bool,
+}
+
+impl Default for GELU {
+    fn default() -> Self {
+        GELU::new()
+    }
+}
+
+impl GELU {
+    /// `approximate='none'`.
+    pub fn new() -> Self {
+        GELU {
+            core: ModuleCore::new(),
+            tanh: false,
+        }
+    }
+
+    /// `approximate='tanh'`.
+    pub fn tanh() -> Self {
+        GELU {
+            core: ModuleCore::new(),
+            tanh: true,
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("approximate='{}'", if self.tanh { "tanh" } else { "none" })
+    }
+}
+
+impl Forward<Tensor, Tensor> for GELU {
+    type Output = Tensor;
+    fn forward(&self, x: Tensor) -> ForwardResult<Tensor> {
+        Ok(if self.tanh { x.gelu()? } else { x.gelu_erf()? })
+    }
+}
+
+/// PyTorch's `nn.Identity`.
+#[derive(crate::Module, Default)]
+#[module(crate = crate, tensor = Tensor)]
+pub struct Identity {
+    core: ModuleCore,
+}
+
+impl Identity {
+    /// An identity.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Forward<Tensor, Tensor> for Identity {
+    type Output = Tensor;
+    fn forward(&self, x: Tensor) -> ForwardResult<Tensor> {
+        Ok(x)
+    }
+}
+
+/// PyTorch's `nn.Flatten(start_dim=1, end_dim=-1)`.
+#[derive(crate::Module)]
+#[module(crate = crate, tensor = Tensor, extra_repr = Flatten::describe)]
+pub struct Flatten {
+    core: ModuleCore,
+    #[module(skip)]
+    start_dim: usize,
+}
+
+impl Default for Flatten {
+    fn default() -> Self {
+        Flatten {
+            core: ModuleCore::new(),
+            start_dim: 1,
+        }
+    }
+}
+
+impl Flatten {
+    /// Flattens every dimension from `start_dim` to the last.
+    pub fn new(start_dim: usize) -> Self {
+        Flatten {
+            core: ModuleCore::new(),
+            start_dim,
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("start_dim={}, end_dim=-1", self.start_dim)
+    }
+}
+
+impl Forward<Tensor, Tensor> for Flatten {
+    type Output = Tensor;
+    fn forward(&self, x: Tensor) -> ForwardResult<Tensor> {
+        Ok(x.flatten_from(self.start_dim)?)
+    }
+}

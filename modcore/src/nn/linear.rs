@@ -1,0 +1,66 @@
+//! [`Linear`]: PyTorch's `nn.Linear`.
+
+use candle_core::Tensor;
+
+use super::{py_bool, uniform};
+use crate::{Forward, ForwardResult, ModuleCore, Parameter};
+
+/// `y = x W^T + b`: PyTorch's `nn.Linear`, with `weight` of shape (out, in) and an optional
+/// `bias`, both initialised uniformly in ±1/√in as PyTorch does.
+///
+/// ```
+/// use modcore::nn::Linear;
+/// use modcore::{Module, ModuleHooks};
+/// let fc = Linear::new(3, 2, true)?;
+/// assert_eq!(fc.repr(), "Linear(in_features=3, out_features=2, bias=True)");
+/// let y = fc.call(candle_core::Tensor::zeros((5, 3), candle_core::DType::F32, &candle_core::Device::Cpu)?)?;
+/// assert_eq!(y.dims(), [5, 2]);
+/// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+/// ```
+#[derive(crate::Module)]
+#[module(crate = crate, extra_repr = Linear::describe)]
+pub struct Linear {
+    core: ModuleCore,
+    /// (out_features, in_features).
+    pub weight: Parameter<Tensor>,
+    /// (out_features,), or `None` without bias.
+    pub bias: Option<Parameter<Tensor>>,
+}
+
+impl Linear {
+    /// A layer from `in_features` to `out_features`, PyTorch-initialised.
+    pub fn new(in_features: usize, out_features: usize, bias: bool) -> candle_core::Result<Self> {
+        let bound = 1.0 / (in_features as f64).sqrt();
+        Ok(Linear {
+            core: ModuleCore::new(),
+            weight: Parameter::new(uniform(&[out_features, in_features], bound)?),
+            bias: if bias {
+                Some(Parameter::new(uniform(&[out_features], bound)?))
+            } else {
+                None
+            },
+        })
+    }
+
+    fn describe(&self) -> String {
+        let shape = self.weight.shape();
+        format!(
+            "in_features={}, out_features={}, bias={}",
+            shape[1],
+            shape[0],
+            py_bool(self.bias.is_some())
+        )
+    }
+}
+
+impl Forward<Tensor, Tensor> for Linear {
+    type Output = Tensor;
+
+    fn forward(&self, x: Tensor) -> ForwardResult<Tensor> {
+        let y = x.broadcast_matmul(&self.weight.tensor().t()?)?;
+        Ok(match &self.bias {
+            Some(b) => y.broadcast_add(&b.tensor())?,
+            None => y,
+        })
+    }
+}

@@ -1,0 +1,292 @@
+//! Normalisation: [`BatchNorm1d`], [`BatchNorm2d`] and [`LayerNorm`].
+
+use candle_core::{DType, Device, Tensor};
+
+use super::{ones, py_bool, py_float, py_tuple, zeros};
+use crate::{Buffer, Forward, ForwardResult, Module, ModuleCore, Parameter, StateDict};
+
+/// What the two batch norms share: PyTorch's `_BatchNorm` forward.
+struct BatchNormParts<'a> {
+    weight: Option<&'a Parameter<Tensor>>,
+    bias: Option<&'a Parameter<Tensor>>,
+    running_mean: Option<&'a Buffer<Tensor>>,
+    running_var: Option<&'a Buffer<Tensor>>,
+    num_batches_tracked: Option<&'a Buffer<Tensor>>,
+    eps: f64,
+    momentum: Option<f64>,
+    training: bool,
+}
+
+impl BatchNormParts<'_> {
+    fn forward(&self, x: &Tensor) -> ForwardResult<Tensor> {
+        let channels = x.dim(1)?;
+        let reduce: Vec<usize> = (0..x.rank()).filter(|&d| d != 1).collect();
+        let mut along = vec![1; x.rank()];
+        along[1] = channels;
+        let tracked = (self.running_mean, self.running_var);
+        let (mean, var) = match tracked {
+            (Some(rm), Some(rv)) if !self.training => (
+                rm.tensor().reshape(along.clone())?,
+                rv.tensor().reshape(along.clone())?,
+            ),
+            _ => {
+                let mean = x.mean_keepdim(reduce.clone())?;
+                let var = x.broadcast_sub(&mean)?.sqr()?.mean_keepdim(reduce)?;
+                if let ((Some(rm), Some(rv)), true) = (tracked, self.training) {
+                    self.update_running(rm, rv, &mean, &var, x.elem_count() / channels)?;
+                }
+                (mean, var)
+            }
+        };
+        let mut y = x
+            .broadcast_sub(&mean)?
+            .broadcast_div(&(var + self.eps)?.sqrt()?)?;
+        if let Some(w) = self.weight {
+            y = y.broadcast_mul(&w.tensor().reshape(along.clone())?)?;
+        }
+        if let Some(b) = self.bias {
+            y = y.broadcast_add(&b.tensor().reshape(along)?)?;
+        }
+        Ok(y)
+    }
+
+    /// PyTorch's running-statistics update: momentum (or a cumulative average without one),
+    /// the unbiased batch variance, and one more batch counted.
+    fn update_running(
+        &self,
+        rm: &Buffer<Tensor>,
+        rv: &Buffer<Tensor>,
+        mean: &Tensor,
+        var: &Tensor,
+        n: usize,
+    ) -> ForwardResult<()> {
+        let mut factor = self.momentum.unwrap_or(0.0);
+        if let Some(counter) = self.num_batches_tracked {
+            let count = counter.tensor().to_vec0::<i64>()? + 1;
+            counter.set_tensor(Tensor::new(count, &Device::Cpu)?);
+            if self.momentum.is_none() {
+                factor = 1.0 / count as f64;
+            }
+        }
+        let unbiased = (var.flatten_all()? * (n as f64 / (n.max(2) - 1) as f64))?;
+        let new_mean = ((rm.tensor() * (1.0 - factor))? + (mean.flatten_all()? * factor)?)?;
+        let new_var = ((rv.tensor() * (1.0 - factor))? + (unbiased * factor)?)?;
+        rm.set_tensor(new_mean);
+        rv.set_tensor(new_var);
+        Ok(())
+    }
+}
+
+/// Fills in `num_batches_tracked` for state dicts from before version 2 (PyTorch's
+/// `_BatchNorm._load_from_state_dict`).
+fn add_num_batches_tracked<T: crate::Tensor>(
+    sd: &mut StateDict<T>,
+    prefix: &str,
+    version: Option<u32>,
+) {
+    let key = format!("{prefix}num_batches_tracked");
+    if version.is_none_or(|v| v < 2) && !sd.contains_key(&key) {
+        if let Ok(zero) = T::from_bytes(crate::DType::I64, &[], &0i64.to_le_bytes()) {
+            sd.insert(key, zero);
+        }
+    }
+}
+
+macro_rules! batch_norm {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(crate::Module)]
+        #[module(crate = crate, version = 2, migrate = $name::migrate, extra_repr = $name::describe)]
+        pub struct $name {
+            core: ModuleCore,
+            /// γ, `None` without `affine`.
+            pub weight: Option<Parameter<Tensor>>,
+            /// β, `None` without `affine`.
+            pub bias: Option<Parameter<Tensor>>,
+            /// The running mean, `None` without `track_running_stats`.
+            pub running_mean: Option<Buffer<Tensor>>,
+            /// The running (unbiased) variance.
+            pub running_var: Option<Buffer<Tensor>>,
+            /// The number of training batches seen (int64).
+            pub num_batches_tracked: Option<Buffer<Tensor>>,
+            #[module(skip)]
+            num_features: usize,
+            #[module(skip)]
+            eps: f64,
+            #[module(skip)]
+            momentum: Option<f64>,
+        }
+
+        impl $name {
+            /// PyTorch's defaults: `eps=1e-05, momentum=0.1, affine=True, track_running_stats=True`.
+            pub fn new(num_features: usize) -> candle_core::Result<Self> {
+                Self::with_options(num_features, 1e-5, Some(0.1), true, true)
+            }
+
+            /// Every option of PyTorch's constructor.
+            pub fn with_options(
+                num_features: usize,
+                eps: f64,
+                momentum: Option<f64>,
+                affine: bool,
+                track_running_stats: bool,
+            ) -> candle_core::Result<Self> {
+                let n = [num_features];
+                let (weight, bias) = if affine {
+                    (Some(Parameter::new(ones(&n)?)), Some(Parameter::new(zeros(&n)?)))
+                } else {
+                    (None, None)
+                };
+                let (running_mean, running_var, num_batches_tracked) = if track_running_stats {
+                    (
+                        Some(Buffer::new(zeros(&n)?)),
+                        Some(Buffer::new(ones(&n)?)),
+                        Some(Buffer::new(Tensor::zeros((), DType::I64, &Device::Cpu)?)),
+                    )
+                } else {
+                    (None, None, None)
+                };
+                Ok($name {
+                    core: ModuleCore::new(),
+                    weight,
+                    bias,
+                    running_mean,
+                    running_var,
+                    num_batches_tracked,
+                    num_features,
+                    eps,
+                    momentum,
+                })
+            }
+
+            fn migrate<T: crate::Tensor>(&self, sd: &mut StateDict<T>, prefix: &str, version: Option<u32>) {
+                add_num_batches_tracked(sd, prefix, version)
+            }
+
+            fn describe(&self) -> String {
+                format!(
+                    "{}, eps={}, momentum={}, affine={}, bias={}, track_running_stats={}",
+                    self.num_features,
+                    py_float(self.eps),
+                    self.momentum.map_or("None".to_owned(), py_float),
+                    py_bool(self.weight.is_some()),
+                    py_bool(self.bias.is_some()),
+                    py_bool(self.running_mean.is_some())
+                )
+            }
+        }
+
+        impl Forward<Tensor, Tensor> for $name {
+            type Output = Tensor;
+
+            fn forward(&self, x: Tensor) -> ForwardResult<Tensor> {
+                BatchNormParts {
+                    weight: self.weight.as_ref(),
+                    bias: self.bias.as_ref(),
+                    running_mean: self.running_mean.as_ref(),
+                    running_var: self.running_var.as_ref(),
+                    num_batches_tracked: self.num_batches_tracked.as_ref(),
+                    eps: self.eps,
+                    momentum: self.momentum,
+                    training: self.is_training(),
+                }
+                .forward(&x)
+            }
+        }
+    };
+}
+
+batch_norm!(
+    /// PyTorch's `nn.BatchNorm1d` over `(N, C)` or `(N, C, L)`: batch statistics (and running
+    /// statistics updated) in training, running statistics in eval. State-dict version 2.
+    BatchNorm1d
+);
+batch_norm!(
+    /// PyTorch's `nn.BatchNorm2d` over `(N, C, H, W)`; see [`BatchNorm1d`].
+    ///
+    /// ```
+    /// use modcore::nn::BatchNorm2d;
+    /// use modcore::Module;
+    /// let bn = BatchNorm2d::new(64)?;
+    /// assert_eq!(bn.repr(), "BatchNorm2d(64, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)");
+    /// assert_eq!(bn.state_dict().keys().collect::<Vec<_>>(), ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]);
+    /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    /// ```
+    BatchNorm2d
+);
+
+/// PyTorch's `nn.LayerNorm(normalized_shape, eps=1e-05, elementwise_affine=True)`: normalises
+/// over the last dimensions with the biased variance.
+#[derive(crate::Module)]
+#[module(crate = crate, extra_repr = LayerNorm::describe)]
+pub struct LayerNorm {
+    core: ModuleCore,
+    /// γ, of `normalized_shape`.
+    pub weight: Option<Parameter<Tensor>>,
+    /// β, of `normalized_shape`.
+    pub bias: Option<Parameter<Tensor>>,
+    #[module(skip)]
+    normalized_shape: Vec<usize>,
+    #[module(skip)]
+    eps: f64,
+}
+
+impl LayerNorm {
+    /// PyTorch's defaults over a last dimension of `size`.
+    pub fn new(size: usize) -> candle_core::Result<Self> {
+        Self::with_options(&[size], 1e-5, true)
+    }
+
+    /// Every option of PyTorch's constructor.
+    pub fn with_options(
+        normalized_shape: &[usize],
+        eps: f64,
+        elementwise_affine: bool,
+    ) -> candle_core::Result<Self> {
+        let (weight, bias) = if elementwise_affine {
+            (
+                Some(Parameter::new(ones(normalized_shape)?)),
+                Some(Parameter::new(zeros(normalized_shape)?)),
+            )
+        } else {
+            (None, None)
+        };
+        Ok(LayerNorm {
+            core: ModuleCore::new(),
+            weight,
+            bias,
+            normalized_shape: normalized_shape.to_vec(),
+            eps,
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{}, eps={}, elementwise_affine={}, bias={}",
+            py_tuple(&self.normalized_shape),
+            py_float(self.eps),
+            py_bool(self.weight.is_some()),
+            py_bool(self.bias.is_some())
+        )
+    }
+}
+
+impl Forward<Tensor, Tensor> for LayerNorm {
+    type Output = Tensor;
+
+    fn forward(&self, x: Tensor) -> ForwardResult<Tensor> {
+        let rank = x.rank();
+        let dims: Vec<usize> = (rank - self.normalized_shape.len()..rank).collect();
+        let mean = x.mean_keepdim(dims.clone())?;
+        let centered = x.broadcast_sub(&mean)?;
+        let var = centered.sqr()?.mean_keepdim(dims)?;
+        let mut y = centered.broadcast_div(&(var + self.eps)?.sqrt()?)?;
+        if let Some(w) = &self.weight {
+            y = y.broadcast_mul(&w.tensor())?;
+        }
+        if let Some(b) = &self.bias {
+            y = y.broadcast_add(&b.tensor())?;
+        }
+        Ok(y)
+    }
+}

@@ -1,0 +1,120 @@
+//! Pooling: [`MaxPool2d`] and [`AdaptiveAvgPool2d`].
+
+use candle_core::Tensor;
+
+use super::py_bool;
+use crate::{Forward, ForwardResult, ModuleCore};
+
+/// PyTorch's `nn.MaxPool2d(kernel_size, stride, padding)` (dilation 1, floor mode), padding with
+/// `-inf` as PyTorch does.
+#[derive(crate::Module)]
+#[module(crate = crate, tensor = Tensor, extra_repr = MaxPool2d::describe)]
+pub struct MaxPool2d {
+    core: ModuleCore,
+    #[module(skip)]
+    kernel_size: usize,
+    #[module(skip)]
+    stride: usize,
+    #[module(skip)]
+    padding: usize,
+}
+
+impl MaxPool2d {
+    /// Square windows of `kernel_size`, moved by `stride`, over an input padded by `padding`.
+    pub fn new(kernel_size: usize, stride: usize, padding: usize) -> Self {
+        MaxPool2d {
+            core: ModuleCore::new(),
+            kernel_size,
+            stride,
+            padding,
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "kernel_size={}, stride={}, padding={}, dilation=1, ceil_mode={}",
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            py_bool(false)
+        )
+    }
+}
+
+/// Pads dimension `dim` with `n` elements of `-inf` on both sides.
+fn pad_neg_inf(x: &Tensor, dim: usize, n: usize) -> candle_core::Result<Tensor> {
+    if n == 0 {
+        return Ok(x.clone());
+    }
+    let mut shape = x.dims().to_vec();
+    shape[dim] = n;
+    let pad = Tensor::full(f32::NEG_INFINITY, shape, x.device())?.to_dtype(x.dtype())?;
+    Tensor::cat(&[&pad, x, &pad], dim)
+}
+
+impl Forward<Tensor, Tensor> for MaxPool2d {
+    type Output = Tensor;
+
+    fn forward(&self, x: Tensor) -> ForwardResult<Tensor> {
+        let x = pad_neg_inf(&pad_neg_inf(&x, 2, self.padding)?, 3, self.padding)?;
+        Ok(x.max_pool2d_with_stride(self.kernel_size, self.stride)?)
+    }
+}
+
+/// PyTorch's `nn.AdaptiveAvgPool2d(output_size)`: averages over the windows PyTorch computes,
+/// `[floor(i*H/out), ceil((i+1)*H/out))`.
+#[derive(crate::Module)]
+#[module(crate = crate, tensor = Tensor, extra_repr = AdaptiveAvgPool2d::describe)]
+pub struct AdaptiveAvgPool2d {
+    core: ModuleCore,
+    #[module(skip)]
+    output_size: (usize, usize),
+}
+
+impl AdaptiveAvgPool2d {
+    /// Pools to `output_size` (height, width).
+    pub fn new(output_size: (usize, usize)) -> Self {
+        AdaptiveAvgPool2d {
+            core: ModuleCore::new(),
+            output_size,
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "output_size=({}, {})",
+            self.output_size.0, self.output_size.1
+        )
+    }
+}
+
+/// The input window of output cell `i` of `out` over a dimension of `size`.
+fn window(i: usize, out: usize, size: usize) -> (usize, usize) {
+    let start = i * size / out;
+    let end = ((i + 1) * size).div_ceil(out);
+    (start, end - start)
+}
+
+impl Forward<Tensor, Tensor> for AdaptiveAvgPool2d {
+    type Output = Tensor;
+
+    fn forward(&self, x: Tensor) -> ForwardResult<Tensor> {
+        let (h, w) = (x.dim(2)?, x.dim(3)?);
+        let (oh, ow) = self.output_size;
+        let mut rows = Vec::with_capacity(oh);
+        for i in 0..oh {
+            let (r0, rn) = window(i, oh, h);
+            let mut cells = Vec::with_capacity(ow);
+            for j in 0..ow {
+                let (c0, cn) = window(j, ow, w);
+                cells.push(
+                    x.narrow(2, r0, rn)?
+                        .narrow(3, c0, cn)?
+                        .mean_keepdim((2, 3))?,
+                );
+            }
+            rows.push(Tensor::cat(&cells, 3)?);
+        }
+        Ok(Tensor::cat(&rows, 2)?)
+    }
+}

@@ -1,0 +1,187 @@
+//! The layers of `modcore::nn` against PyTorch: each case of `tests/fixtures/make_layers.py`
+//! loads PyTorch's parameters strictly, runs PyTorch's input, and must give PyTorch's output (and
+//! printed form, and for batch norm in training the updated running statistics).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{DType, Tensor};
+use modcore::checkpoint;
+use modcore::nn::{
+    AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Dropout, Embedding, Flatten, Identity,
+    LayerNorm, Linear, MaxPool2d, ReLU, GELU,
+};
+use modcore::{Forward, Module, ModuleHooks, StateDict};
+
+struct Fixture {
+    tensors: StateDict<Tensor>,
+    reprs: HashMap<String, String>,
+}
+
+fn fixture() -> Fixture {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let tensors = checkpoint::load_file(dir.join("layers.safetensors")).unwrap();
+    let reprs =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("layers.repr.json")).unwrap())
+            .unwrap();
+    Fixture { tensors, reprs }
+}
+
+impl Fixture {
+    fn get(&self, key: &str) -> Tensor {
+        self.tensors
+            .get(key)
+            .unwrap_or_else(|| panic!("no {key}"))
+            .clone()
+    }
+
+    /// The entries under `prefix`, with the prefix taken off.
+    fn sub(&self, prefix: &str) -> StateDict<Tensor> {
+        self.tensors
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix(prefix)?.to_owned(), v.clone())))
+            .collect()
+    }
+
+    /// Loads the case's parameters, runs its input, and compares output and repr.
+    fn check<M>(&self, name: &str, mut layer: M, train: bool)
+    where
+        M: Module<Tensor> + Forward<Tensor, Tensor, Output = Tensor>,
+    {
+        let keys = layer
+            .load_state_dict(&self.sub(&format!("{name}.")), true, false)
+            .unwrap();
+        assert!(keys.is_empty(), "{name}: {keys}");
+        layer.train(train);
+        let y = layer.call(self.get(&format!("{name}:in"))).unwrap();
+        close(name, &y, &self.get(&format!("{name}:out")));
+        assert_eq!(layer.repr(), self.reprs[name], "{name}: repr");
+        if train {
+            for (key, after) in self.sub(&format!("{name}:after.")).iter() {
+                let ours = layer.state_dict().get(key).unwrap().clone();
+                close(&format!("{name} {key} after one step"), &ours, after);
+            }
+        }
+    }
+}
+
+fn close(what: &str, ours: &Tensor, theirs: &Tensor) {
+    assert_eq!(ours.dims(), theirs.dims(), "{what}: shape");
+    let diff = (ours.to_dtype(DType::F64).unwrap() - theirs.to_dtype(DType::F64).unwrap())
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar::<f64>()
+        .unwrap();
+    assert!(diff < 1e-5, "{what}: max abs difference {diff}");
+}
+
+#[test]
+fn linear() {
+    let f = fixture();
+    f.check("linear", Linear::new(3, 2, true).unwrap(), false);
+    f.check("linear_nobias", Linear::new(3, 5, false).unwrap(), false);
+}
+
+#[test]
+fn conv2d() {
+    let f = fixture();
+    f.check(
+        "conv",
+        Conv2d::new(2, 4, (3, 3), (2, 2), (1, 1), 1, true).unwrap(),
+        false,
+    );
+    f.check(
+        "conv_groups",
+        Conv2d::new(4, 6, (3, 1), (1, 1), (1, 2), 2, false).unwrap(),
+        false,
+    );
+    f.check(
+        "conv_dilated",
+        Conv2d::with_dilation(2, 2, (3, 3), (1, 1), (2, 2), 2, 1, true).unwrap(),
+        false,
+    );
+    assert!(Conv2d::new(2, 2, (3, 3), (1, 2), (0, 0), 1, true).is_err());
+}
+
+#[test]
+fn batch_norm_eval_and_train() {
+    let f = fixture();
+    f.check("bn2d_eval", BatchNorm2d::new(3).unwrap(), false);
+    f.check("bn2d_train", BatchNorm2d::new(3).unwrap(), true);
+    f.check("bn1d_train", BatchNorm1d::new(3).unwrap(), true);
+    f.check(
+        "bn1d_nomomentum",
+        BatchNorm1d::with_options(3, 1e-5, None, true, true).unwrap(),
+        true,
+    );
+}
+
+#[test]
+fn layer_norm_activations_pooling_and_shapes() {
+    let f = fixture();
+    f.check("ln", LayerNorm::new(4).unwrap(), false);
+    f.check("gelu", GELU::new(), false);
+    f.check("gelu_tanh", GELU::tanh(), false);
+    f.check("relu", ReLU::new(), false);
+    f.check("maxpool", MaxPool2d::new(3, 2, 1), false);
+    f.check("adaptive", AdaptiveAvgPool2d::new((2, 3)), false);
+    f.check("adaptive_1x1", AdaptiveAvgPool2d::new((1, 1)), false);
+    f.check("flatten", Flatten::new(1), false);
+    f.check("identity", Identity::new(), false);
+    f.check("dropout_eval", Dropout::new(0.3), false);
+}
+
+#[test]
+fn embedding_looks_up_int64_ids() {
+    let f = fixture();
+    f.check("embedding", Embedding::new(10, 4).unwrap(), false);
+}
+
+#[test]
+fn dropout_in_training_zeroes_and_rescales() {
+    let d = Dropout::new(0.5);
+    let x = Tensor::ones(10_000, DType::F32, &candle_core::Device::Cpu).unwrap();
+    let y: Vec<f32> = d.call(x).unwrap().to_vec1().unwrap();
+    assert!(y.iter().all(|v| *v == 0.0 || *v == 2.0));
+    let kept = y.iter().filter(|v| **v == 2.0).count();
+    assert!((4000..6000).contains(&kept), "{kept}");
+}
+
+#[test]
+fn initialisation_follows_pytorchs_bounds_and_defaults() {
+    let fc = Linear::new(16, 8, true).unwrap();
+    let bound = 1.0 / 4.0;
+    let w: Vec<f32> = fc.weight.tensor().flatten_all().unwrap().to_vec1().unwrap();
+    assert!(w.iter().all(|v| v.abs() <= bound));
+    let bn = BatchNorm2d::new(4).unwrap();
+    assert_eq!(
+        bn.running_var
+            .as_ref()
+            .unwrap()
+            .tensor()
+            .to_vec1::<f32>()
+            .unwrap(),
+        [1.0; 4]
+    );
+    assert_eq!(
+        bn.num_batches_tracked
+            .as_ref()
+            .unwrap()
+            .tensor()
+            .to_vec0::<i64>()
+            .unwrap(),
+        0
+    );
+    assert_eq!(bn.version(), 2);
+    let no_stats = BatchNorm1d::with_options(4, 1e-3, Some(0.01), false, false).unwrap();
+    assert!(no_stats.state_dict().is_empty());
+    assert_eq!(
+        no_stats.repr(),
+        "BatchNorm1d(4, eps=0.001, momentum=0.01, affine=False, bias=False, track_running_stats=False)"
+    );
+}
