@@ -85,7 +85,7 @@ impl Forward<Tensor, Tensor> for Model {
     }
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+pub fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let d = 4;
     let block = |seed: f64| -> candle_core::Result<Block> {
         Ok(Block {

@@ -80,7 +80,7 @@ fn block(d: usize) -> candle_core::Result<Block> {
     })
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+pub fn main() -> Result<(), Box<dyn std::error::Error>> {
     let d = 4;
     let mut model = Model {
         core: ModuleCore::new(),

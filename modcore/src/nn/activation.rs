@@ -4,17 +4,36 @@ use candle_core::Tensor;
 
 use crate::{Forward, ForwardResult, ModuleCore};
 
-/// PyTorch's `nn.ReLU`.
+/// PyTorch's `nn.ReLU`. `ReLU::inplace()` prints as `ReLU(inplace=True)`, as torchvision's
+/// models do; tensors are immutable in candle, so both compute the same.
 #[derive(crate::Module, Default)]
-#[module(crate = crate, tensor = Tensor)]
+#[module(crate = crate, tensor = Tensor, extra_repr = ReLU::describe)]
 pub struct ReLU {
     core: ModuleCore,
+    #[module(skip)]
+    inplace: bool,
 }
 
 impl ReLU {
     /// A ReLU.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// PyTorch's `ReLU(inplace=True)`.
+    pub fn inplace() -> Self {
+        ReLU {
+            core: ModuleCore::new(),
+            inplace: true,
+        }
+    }
+
+    fn describe(&self) -> String {
+        if self.inplace {
+            "inplace=True".to_owned()
+        } else {
+            String::new()
+        }
     }
 }
 
