@@ -27,3 +27,12 @@ fn capture_runs() {
 fn resnet18_matches_pytorch() {
     resnet18::main().unwrap();
 }
+
+#[allow(dead_code)]
+#[path = "../examples/gpt2.rs"]
+mod gpt2;
+
+#[test]
+fn gpt2_matches_pytorch() {
+    gpt2::main().unwrap();
+}
