@@ -271,3 +271,30 @@ fn containers_nest_in_derived_modules_with_pytorchs_names() {
         "Net(\n  (features): Sequential(\n    (0): Scale()\n    (1): ReLU()\n  )\n  (heads): ModuleList(\n    (0): Scale()\n  )\n)"
     );
 }
+
+#[test]
+fn sequential_split_off_keeps_names_and_addition_renumbers() {
+    let mut named = Sequential::from_named([
+        ("x".to_owned(), scale(1.0)),
+        ("y".to_owned(), scale(2.0)),
+        ("z".to_owned(), scale(3.0)),
+    ])
+    .unwrap();
+    let tail = named.split_off(1);
+    assert_eq!(names(tail.named_children()), ["y", "z"]);
+    assert_eq!(names(named.named_children()), ["x"]);
+    // The tail can still run: it knows how to call its modules.
+    assert_eq!(
+        tail.call(t(&[1.0])).unwrap().to_vec1::<f32>().unwrap(),
+        [6.0]
+    );
+    let both = named + tail;
+    assert_eq!(names(both.named_children()), ["0", "1", "2"]);
+    let factors: Vec<f32> = both.iter().map(factor).collect();
+    assert_eq!(factors, [1.0, 2.0, 3.0]);
+    let mut list = ModuleList::<Tensor>::new();
+    list.push(scale(1.0)).push(scale(2.0)).push(scale(3.0));
+    let rest = list.split_off(1);
+    assert_eq!(names(rest.named_children()), ["0", "1"]);
+    assert_eq!(list.len(), 1);
+}

@@ -185,6 +185,12 @@ pub(crate) mod list {
         Ok(())
     }
 
+    /// Moves the entries from position `at` on out of `modules`, keeping their names.
+    pub(crate) fn split_off<T: Tensor>(modules: &mut Modules<T>, at: usize) -> Modules<T> {
+        let at = at.min(modules.len());
+        modules.split_off(at)
+    }
+
     pub(crate) fn remove<T: Tensor>(
         modules: &mut Modules<T>,
         index: isize,

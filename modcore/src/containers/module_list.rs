@@ -125,6 +125,13 @@ impl<T: Tensor> ModuleList<T> {
         })
     }
 
+    /// Moves the entries from position `at` on into a new list, renumbered from 0 (as PyTorch's
+    /// `ml[at:]` is); `self` keeps the ones before.
+    pub fn split_off(&mut self, at: usize) -> ModuleList<T> {
+        let tail = list::split_off(self.modules_mut(), at);
+        tail.into_values().flatten().collect()
+    }
+
     /// The entries in order.
     pub fn iter(&self) -> impl Iterator<Item = &dyn Module<T>> {
         self.modules()

@@ -160,12 +160,49 @@ impl<T: Tensor> Sequential<T> {
         })
     }
 
+    /// Moves the entries from position `at` on into a new sequence, keeping their names (as
+    /// PyTorch's slicing `s[at:]` keeps the original keys); `self` keeps the ones before.
+    /// PyTorch's slices share their modules; Rust modules have one owner, so they move.
+    pub fn split_off(&mut self, at: usize) -> Sequential<T> {
+        let tail = list::split_off(self.modules_mut(), at);
+        let mut out = Sequential {
+            calls: self.calls.clone(),
+            ..Sequential::new()
+        };
+        *out.modules_mut() = tail;
+        out
+    }
+
+    /// Appends every entry of `other`, renumbered after this sequence's (PyTorch's `s += other`).
+    pub fn append(&mut self, other: Sequential<T>) -> &mut Self {
+        let mut other = other;
+        self.calls.extend(other.calls.drain());
+        let moved: Vec<_> = std::mem::take(other.modules_mut()).into_values().collect();
+        for module in moved {
+            let name = self.len().to_string();
+            let module = module.and_then(|m| list::registered(&*self, &name, m));
+            self.modules_mut().insert(name, module);
+        }
+        self
+    }
+
     /// The entries in order.
     pub fn iter(&self) -> impl Iterator<Item = &dyn Module<T>> {
         self.modules()
             .into_iter()
             .flat_map(|m| m.values())
             .filter_map(|m| m.as_deref())
+    }
+}
+
+impl<T: Tensor> std::ops::Add for Sequential<T> {
+    type Output = Sequential<T>;
+
+    /// PyTorch's `s + other`: a sequence of both, renumbered from 0.
+    fn add(self, other: Sequential<T>) -> Sequential<T> {
+        let mut out = Sequential::new();
+        out.append(self).append(other);
+        out
     }
 }
 
