@@ -68,6 +68,9 @@
 //! | `register_module_forward_(pre_)hook`      | [`register_module_forward_pre_hook`], [`register_module_forward_hook`] |
 //! | `register_full_backward_(pre_)hook` (candle) | [`ModuleHooks`] methods, `backward` module         |
 //! | activation capture (no PyTorch API)       | [`capture::capture`]                                 |
+//! | `nn.Sequential`, `ModuleList`, `ModuleDict`, `ParameterList`, `ParameterDict` | [`containers`] |
+//! | `print(model)`, `extra_repr`              | [`Module::repr`], `{:?}`, `#[module(extra_repr = path)]` |
+//! | `torch.nn` layers (candle)                | `nn` (feature `candle`)                              |
 //! | `safetensors.torch.save_file` / `load_file`, sharded index files | [`checkpoint`]                  |
 //!
 //! ## Tensor backends

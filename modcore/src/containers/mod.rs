@@ -1,7 +1,7 @@
 //! PyTorch's containers: [`Sequential`], [`ModuleList`], [`ModuleDict`], [`ParameterList`] and
 //! [`ParameterDict`].
 //!
-//! Each is a module whose entries are run-time members of its [`ModuleCore`](crate::ModuleCore),
+//! Each is a module whose entries are run-time members of its [`ModuleCore`],
 //! named as PyTorch names them (`"0"`, `"1"`, … or the keys), so traversal, state dicts, hooks
 //! and the printed tree work on them as on any module. Lists renumber their entries after a
 //! removal, as PyTorch does. Where PyTorch has quirks, these containers take the consistent
