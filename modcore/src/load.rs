@@ -15,8 +15,9 @@
 //! - keys under a submodule registered as `None` are reported unexpected (PyTorch ignores them);
 //! - modcore tensors are typed, so PyTorch's "expected torch.Tensor … but received" cannot occur.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fmt;
+use std::ops::Bound;
 
 use crate::member::{Attr, AttrMut};
 use crate::state_dict::{key_prefix, run_hooks, StateDict, StateEntry};
@@ -111,6 +112,9 @@ struct Planned<'a, T> {
 /// The first phase: everything PyTorch's `load` does except the writes.
 struct Planner<'a, T: Tensor> {
     state_dict: StateDict<T>,
+    /// The state dict's keys, sorted, so the keys under a prefix are one range; rebuilt when a
+    /// hook or a migration changed the keys (the generation they were taken at).
+    sorted: Option<(u64, BTreeSet<String>)>,
     assign: bool,
     context: LoadContext,
     plan: Vec<Planned<'a, T>>,
@@ -212,27 +216,45 @@ impl<'a, T: Tensor> Planner<'a, T> {
     }
 
     /// The keys under `prefix` that are neither one of this module's entries nor under one of
-    /// its children, in state-dict order.
+    /// its children, in state-dict order. Each module looks only at the keys under its prefix
+    /// (one range of the sorted keys), so a load costs keys × depth, not keys × modules.
     fn unexpected(
         &mut self,
         prefix: &str,
         local: &[(String, StateEntry<'a, T>)],
         children: &[(String, &'a dyn Module<T>)],
     ) {
-        let local: HashSet<&str> = local.iter().map(|(k, _)| k.as_str()).collect();
-        for key in self.state_dict.keys() {
-            if !key.starts_with(prefix) || local.contains(key) {
-                continue;
-            }
-            let claimed = children.iter().any(|(child, _)| {
-                key.len() > child.len() + 1
-                    && key.starts_with(child.as_str())
-                    && key.as_bytes()[child.len()] == b'.'
-            });
-            if !claimed {
-                self.context.keys.unexpected_keys.push(key.to_owned());
-            }
+        let generation = self.state_dict.generation();
+        if self.sorted.as_ref().is_none_or(|(g, _)| *g != generation) {
+            let keys = self.state_dict.keys().map(str::to_owned).collect();
+            self.sorted = Some((generation, keys));
         }
+        let Some((_, sorted)) = &self.sorted else {
+            return;
+        };
+        let local: HashSet<&str> = local.iter().map(|(k, _)| k.as_str()).collect();
+        let children: HashSet<&str> = children.iter().map(|(k, _)| k.as_str()).collect();
+        let mut found: Vec<(usize, &str)> = sorted
+            .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
+            .take_while(|key| key.starts_with(prefix))
+            .filter(|key| !local.contains(key.as_str()))
+            .filter(|key| {
+                // Under a child: the key continues past one of the children's names.
+                !key.match_indices('.')
+                    .any(|(at, _)| at > prefix.len() && children.contains(&key[..at]))
+            })
+            .map(|key| {
+                (
+                    self.state_dict.index_of(key).unwrap_or(usize::MAX),
+                    key.as_str(),
+                )
+            })
+            .collect();
+        found.sort_unstable();
+        self.context
+            .keys
+            .unexpected_keys
+            .extend(found.into_iter().map(|(_, key)| key.to_owned()));
     }
 }
 
@@ -246,6 +268,7 @@ pub(crate) fn load_state_dict<T: Tensor>(
     let type_name = module.type_name().to_owned();
     let mut planner = Planner {
         state_dict: state_dict.clone(),
+        sorted: None,
         assign,
         context: LoadContext {
             strict: true,

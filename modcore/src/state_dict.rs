@@ -39,6 +39,8 @@ pub struct ModuleMetadata {
 pub struct StateDict<T> {
     entries: IndexMap<String, T>,
     metadata: IndexMap<String, ModuleMetadata>,
+    /// Bumped by every change to the keys, so a load can tell whether a hook changed them.
+    generation: u64,
 }
 
 impl<T> Default for StateDict<T> {
@@ -46,6 +48,7 @@ impl<T> Default for StateDict<T> {
         StateDict {
             entries: IndexMap::new(),
             metadata: IndexMap::new(),
+            generation: 0,
         }
     }
 }
@@ -58,6 +61,7 @@ impl<T> StateDict<T> {
 
     /// Inserts (or replaces, keeping its position) an entry; returns the previous value.
     pub fn insert(&mut self, key: impl Into<String>, value: T) -> Option<T> {
+        self.generation += 1;
         self.entries.insert(key.into(), value)
     }
 
@@ -68,6 +72,7 @@ impl<T> StateDict<T> {
 
     /// Removes an entry, keeping the order of the others.
     pub fn remove(&mut self, key: &str) -> Option<T> {
+        self.generation += 1;
         self.entries.shift_remove(key)
     }
 
@@ -98,7 +103,18 @@ impl<T> StateDict<T> {
 
     /// Keeps the entries for which `keep` is true.
     pub fn retain(&mut self, mut keep: impl FnMut(&str, &T) -> bool) {
+        self.generation += 1;
         self.entries.retain(|k, v| keep(k, v));
+    }
+
+    /// The position of `key` in the order.
+    pub(crate) fn index_of(&self, key: &str) -> Option<usize> {
+        self.entries.get_index_of(key)
+    }
+
+    /// Changes whenever keys are added or removed.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// The per-module metadata, keyed by module path.
@@ -117,6 +133,7 @@ impl<T> FromIterator<(String, T)> for StateDict<T> {
         StateDict {
             entries: iter.into_iter().collect(),
             metadata: IndexMap::new(),
+            generation: 0,
         }
     }
 }

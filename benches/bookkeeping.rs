@@ -1,0 +1,240 @@
+//! The PyTorch baseline's workloads (`benches/pytorch_baseline.py`, a copy of
+//! `../shared/bench/pytorch_baseline.py`) on modcore with the candle backend: a 48-block
+//! transformer-shaped model (531 modules, 770 parameters, 4x4 tensors, so only bookkeeping is
+//! measured). `benches/compare.py` runs both and prints the ratios.
+//!
+//! Run with `cargo bench --bench bookkeeping`.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicIsize, Ordering};
+
+use candle_core::{DType, Device, Tensor};
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use modcore::containers::ModuleList;
+use modcore::nn::{Identity, LayerNorm, Linear};
+use modcore::{Forward, HookOptions, Module, ModuleCore, ModuleHooks, StateDict};
+
+/// Counts live heap bytes, for the memory figures.
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: forwards every call to the system allocator unchanged and only counts sizes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: same layout, forwarded.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: `ptr` came from `alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+#[derive(Module)]
+struct Attn {
+    core: ModuleCore,
+    q: Linear,
+    k: Linear,
+    v: Linear,
+    o: Linear,
+}
+
+#[derive(Module)]
+struct Mlp {
+    core: ModuleCore,
+    fc1: Linear,
+    fc2: Linear,
+}
+
+#[derive(Module)]
+struct Block {
+    core: ModuleCore,
+    ln1: LayerNorm,
+    attn: Attn,
+    ln2: LayerNorm,
+    mlp: Mlp,
+}
+
+#[derive(Module)]
+struct Net {
+    core: ModuleCore,
+    blocks: ModuleList<Tensor>,
+    ln_f: LayerNorm,
+}
+
+fn linear(d: usize) -> Linear {
+    Linear::new(d, d, true).unwrap()
+}
+
+fn block(d: usize) -> Block {
+    Block {
+        core: ModuleCore::new(),
+        ln1: LayerNorm::new(d).unwrap(),
+        attn: Attn {
+            core: ModuleCore::new(),
+            q: linear(d),
+            k: linear(d),
+            v: linear(d),
+            o: linear(d),
+        },
+        ln2: LayerNorm::new(d).unwrap(),
+        mlp: Mlp {
+            core: ModuleCore::new(),
+            fc1: linear(d),
+            fc2: linear(d),
+        },
+    }
+}
+
+fn net() -> Net {
+    let mut blocks = ModuleList::new();
+    for _ in 0..48 {
+        blocks.push(block(4));
+    }
+    Net {
+        core: ModuleCore::new(),
+        blocks,
+        ln_f: LayerNorm::new(4).unwrap(),
+    }
+}
+
+/// The hand-written baseline: the same 770 names, built by code that knows the layout.
+fn hand_written_names(net: &Net) -> Vec<String> {
+    let mut out = Vec::with_capacity(770);
+    for i in 0..48 {
+        for (m, ps) in [
+            ("ln1", &["weight", "bias"][..]),
+            ("attn.q", &["weight", "bias"]),
+            ("attn.k", &["weight", "bias"]),
+            ("attn.v", &["weight", "bias"]),
+            ("attn.o", &["weight", "bias"]),
+            ("ln2", &["weight", "bias"]),
+            ("mlp.fc1", &["weight", "bias"]),
+            ("mlp.fc2", &["weight", "bias"]),
+        ] {
+            for p in ps {
+                out.push(format!("blocks.{i}.{m}.{p}"));
+            }
+        }
+    }
+    out.push("ln_f.weight".to_owned());
+    out.push("ln_f.bias".to_owned());
+    black_box(net);
+    out
+}
+
+#[derive(Module, Default)]
+#[module(tensor = Tensor)]
+struct Empty {
+    core: ModuleCore,
+}
+
+/// Live heap bytes per value made by `make`, over `n` values.
+fn heap_per<X>(n: usize, make: impl Fn() -> X) -> f64 {
+    let before = LIVE.load(Ordering::Relaxed);
+    let values: Vec<X> = (0..n).map(|_| make()).collect();
+    let after = LIVE.load(Ordering::Relaxed);
+    let per = (after - before) as f64 / n as f64 - std::mem::size_of::<X>() as f64;
+    drop(values);
+    per
+}
+
+fn bookkeeping(c: &mut Criterion) {
+    let model = net();
+    assert_eq!(model.named_modules().len(), 531);
+    assert_eq!(model.parameters().len(), 770);
+    assert_eq!(
+        hand_written_names(&model),
+        model
+            .named_parameters()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect::<Vec<_>>()
+    );
+
+    // Memory, printed once: bytes per empty module and per 4x4 Linear (inline size + heap).
+    let empty = std::mem::size_of::<Empty>() as f64 + heap_per(10_000, Empty::default);
+    let lin = std::mem::size_of::<Linear>() as f64 + heap_per(2_000, || linear(4));
+    println!("memory: bytes_per_empty_module {empty} bytes_per_linear_4x4 {lin}");
+
+    let mut g = c.benchmark_group("bookkeeping");
+    g.bench_function("construct", |b| b.iter(net));
+    g.bench_function("named_parameters", |b| {
+        b.iter(|| black_box(&model).named_parameters())
+    });
+    g.bench_function("named_parameters_hand_written", |b| {
+        b.iter(|| hand_written_names(black_box(&model)))
+    });
+    g.bench_function("named_modules", |b| {
+        b.iter(|| black_box(&model).named_modules())
+    });
+    g.bench_function("state_dict", |b| b.iter(|| black_box(&model).state_dict()));
+    let sd: StateDict<Tensor> = model.state_dict();
+    let mut target = net();
+    g.bench_function("load_state_dict_strict", |b| {
+        b.iter(|| target.load_state_dict(black_box(&sd), true, false).unwrap())
+    });
+    g.bench_function("get_submodule_deep", |b| {
+        b.iter(|| {
+            black_box(&model)
+                .get_submodule(black_box("blocks.47.mlp.fc2"))
+                .unwrap()
+                .type_name()
+        })
+    });
+    let blk = block(4);
+    g.bench_function("getattr_submodule", |b| {
+        b.iter(|| {
+            black_box(&blk)
+                .get_attr(black_box("attn"))
+                .unwrap()
+                .module()
+                .is_some()
+        })
+    });
+    let lin = linear(4);
+    g.bench_function("getattr_param", |b| {
+        b.iter(|| {
+            black_box(&lin)
+                .get_attr(black_box("weight"))
+                .unwrap()
+                .parameter()
+                .is_some()
+        })
+    });
+    let ident = Identity::new();
+    let x = Tensor::zeros(1, DType::F32, &Device::Cpu).unwrap();
+    g.bench_function("call_no_hooks", |b| {
+        b.iter(|| black_box(&ident).call(black_box(&x).clone()))
+    });
+    g.bench_function("forward_direct", |b| {
+        b.iter(|| black_box(&ident).forward(black_box(&x).clone()))
+    });
+    let pre = ident.register_forward_pre_hook(|_, _: &Tensor| None, HookOptions::default());
+    let post =
+        ident.register_forward_hook(|_, _: &Tensor, _: &Tensor| None, HookOptions::default());
+    g.bench_function("call_two_hooks", |b| {
+        b.iter(|| black_box(&ident).call(black_box(&x).clone()))
+    });
+    pre.remove();
+    post.remove();
+    g.bench_function("register_100_buffers", |b| {
+        b.iter(|| {
+            let mut m = Empty::default();
+            for i in 0..100 {
+                m.register_buffer(&format!("b{i}"), None, true).unwrap();
+            }
+            m
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bookkeeping);
+criterion_main!(benches);
