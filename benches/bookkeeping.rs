@@ -171,6 +171,13 @@ fn bookkeeping(c: &mut Criterion) {
     g.bench_function("named_parameters_hand_written", |b| {
         b.iter(|| hand_written_names(black_box(&model)))
     });
+    g.bench_function("visit_parameters_no_names", |b| {
+        b.iter(|| {
+            let mut count = 0;
+            black_box(&model).visit_parameters("", true, true, &mut |name, _| count += name.len());
+            count
+        })
+    });
     g.bench_function("named_modules", |b| {
         b.iter(|| black_box(&model).named_modules())
     });

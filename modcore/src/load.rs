@@ -22,6 +22,7 @@ use std::ops::Bound;
 use crate::member::{Attr, AttrMut};
 use crate::state_dict::{key_prefix, run_hooks, StateDict, StateEntry};
 use crate::tensor::torch_size;
+use crate::traversal::AddressSet;
 use crate::{Buffer, HookKind, MemberKind, Module, ModuleMetadata, Parameter, Tensor};
 
 /// The keys a load did not match: PyTorch's `_IncompatibleKeys`.
@@ -285,7 +286,7 @@ pub(crate) fn load_state_dict<T: Tensor>(
     } = context;
 
     // A tied parameter loaded under one of its names is not missing under the others.
-    let loaded: HashSet<usize> = plan.iter().map(|p| target_key(&p.target)).collect();
+    let loaded: AddressSet = plan.iter().map(|p| target_key(&p.target)).collect();
     let tied_and_loaded = tied_keys(&*module, &loaded);
     incompatible
         .missing_keys
@@ -344,7 +345,7 @@ fn target_key<T>(target: &StateEntry<'_, T>) -> usize {
 }
 
 /// The state-dict keys whose parameter or buffer is one of `loaded`.
-fn tied_keys<T: Tensor>(module: &dyn Module<T>, loaded: &HashSet<usize>) -> HashSet<String> {
+fn tied_keys<T: Tensor>(module: &dyn Module<T>, loaded: &AddressSet) -> HashSet<String> {
     let mut out = HashSet::new();
     crate::state_dict::walk(
         module,

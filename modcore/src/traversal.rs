@@ -6,9 +6,34 @@
 //! allocated.
 
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::member::{push_segment, Attr, AttrMut};
 use crate::{Buffer, MemberKind, Module, Parameter, Tensor};
+
+/// Hashes the addresses that identify parameters and buffers: one multiplication (Fibonacci
+/// hashing), where the default SipHash would dominate a traversal's cost.
+#[derive(Default)]
+pub(crate) struct AddressHasher(u64);
+
+impl Hasher for AddressHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A set of parameter or buffer identities.
+pub(crate) type AddressSet = HashSet<usize, BuildHasherDefault<AddressHasher>>;
 
 /// A module's own entries of `kind`: declared members, then the run-time registry.
 pub(crate) fn visit_members<'a, T: Tensor>(
@@ -145,7 +170,7 @@ fn visit_tensors<'a, T: Tensor, X>(
 ) {
     struct Walk<'f, 'a, T: Tensor, X> {
         select: Select<'a, T, X>,
-        seen: Option<HashSet<usize>>,
+        seen: Option<AddressSet>,
         recurse: bool,
         f: &'f mut dyn FnMut(&str, &'a X),
     }
@@ -178,7 +203,7 @@ fn visit_tensors<'a, T: Tensor, X>(
 
     let mut state = Walk {
         select,
-        seen: remove_duplicate.then(HashSet::new),
+        seen: remove_duplicate.then(AddressSet::default),
         recurse,
         f,
     };

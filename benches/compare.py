@@ -1,0 +1,90 @@
+"""Runs the PyTorch baseline and modcore's bookkeeping benchmark in one run on this machine,
+and prints one table: workload, PyTorch, modcore, ratio.
+
+    python3 benches/compare.py            # PyTorch side only if `import torch` works
+    /work/torchenv/bin/python benches/compare.py
+
+The Rust side is `cargo bench --bench bookkeeping` (criterion); its medians are read from
+`target/criterion/bookkeeping/*/new/estimates.json`.
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WORKLOADS = [
+    # (PyTorch key, criterion benchmark, label)
+    ("construct_s", "construct", "construct the 48-block model"),
+    ("named_parameters_s", "named_parameters", "named_parameters (770)"),
+    ("named_modules_s", "named_modules", "named_modules (531)"),
+    ("state_dict_s", "state_dict", "state_dict"),
+    ("load_state_dict_strict_s", "load_state_dict_strict", "load_state_dict (strict)"),
+    ("get_submodule_deep_s", "get_submodule_deep", "get_submodule('blocks.47.mlp.fc2')"),
+    ("getattr_submodule_s", "getattr_submodule", "attribute lookup: submodule"),
+    ("getattr_param_s", "getattr_param", "attribute lookup: parameter"),
+    ("call_no_hooks_s", "call_no_hooks", "call, no hooks"),
+    ("forward_direct_s", "forward_direct", "forward, directly"),
+    ("call_two_hooks_s", "call_two_hooks", "call, one pre- and one forward hook"),
+    ("register_100_buffers_s", "register_100_buffers", "register 100 buffers"),
+]
+
+
+def pytorch():
+    try:
+        out = subprocess.run([sys.executable, os.path.join(ROOT, "benches", "pytorch_baseline.py")],
+                             capture_output=True, text=True, check=True).stdout
+    except (subprocess.CalledProcessError, FileNotFoundError) as e:
+        print("PyTorch baseline not run:", e, file=sys.stderr)
+        return {}
+    values = {}
+    for line in out.splitlines():
+        m = re.match(r"(\S+)\s+([\d.]+)( us)?$", line.strip())
+        if m:
+            values[m.group(1)] = float(m.group(2)) * (1e-6 if m.group(3) else 1)
+        elif line.startswith("torch"):
+            values["torch"] = line.split()[-1]
+    return values
+
+
+def rust():
+    out = subprocess.run(["cargo", "bench", "--bench", "bookkeeping", "--", "--warm-up-time", "1",
+                          "--measurement-time", "3"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    memory = dict(re.findall(r"(bytes_per_\w+) ([\d.]+)", out))
+    values = {}
+    base = os.path.join(ROOT, "target", "criterion", "bookkeeping")
+    for _, bench, _ in WORKLOADS + [(None, "named_parameters_hand_written", None)]:
+        with open(os.path.join(base, bench, "new", "estimates.json")) as f:
+            values[bench] = json.load(f)["median"]["point_estimate"] * 1e-9
+    return values, memory
+
+
+def fmt(seconds):
+    if seconds is None:
+        return "-"
+    return f"{seconds * 1e6:10.3f} us" if seconds >= 1e-6 else f"{seconds * 1e9:10.1f} ns"
+
+
+def main():
+    torch_values = pytorch()
+    rust_values, memory = rust()
+    print(f"{'workload':40s} {'PyTorch':>14s} {'modcore':>14s} {'ratio':>9s}")
+    for key, bench, label in WORKLOADS:
+        t, r = torch_values.get(key), rust_values[bench]
+        ratio = f"{t / r:8.1f}x" if t else "-"
+        print(f"{label:40s} {fmt(t):>14s} {fmt(r):>14s} {ratio:>9s}")
+    overhead = rust_values["call_no_hooks"] - rust_values["forward_direct"]
+    print(f"{'call overhead without hooks':40s} {'':>14s} {overhead * 1e9:11.1f} ns")
+    hand = rust_values["named_parameters_hand_written"]
+    print(f"{'named_parameters vs hand-written Rust':40s} {'':>14s} {rust_values['named_parameters'] / hand:12.2f}x")
+    for key, label in [("bytes_per_empty_module", "bytes per empty module"),
+                       ("bytes_per_linear_4x4", "bytes per 4x4 Linear")]:
+        t = torch_values.get(key if key != "bytes_per_linear_4x4" else "python_heap_bytes_per_linear_4x4")
+        print(f"{label:40s} {t if t else '-':>14} {memory.get(key, '-'):>14}")
+    if "torch" in torch_values:
+        print("torch", torch_values["torch"])
+
+
+if __name__ == "__main__":
+    main()
