@@ -286,11 +286,13 @@ pub(crate) fn load_state_dict<T: Tensor>(
     } = context;
 
     // A tied parameter loaded under one of its names is not missing under the others.
-    let loaded: AddressSet = plan.iter().map(|p| target_key(&p.target)).collect();
-    let tied_and_loaded = tied_keys(&*module, &loaded);
-    incompatible
-        .missing_keys
-        .retain(|k| !tied_and_loaded.contains(k));
+    if !incompatible.missing_keys.is_empty() {
+        let loaded: AddressSet = plan.iter().map(|p| target_key(&p.target)).collect();
+        let tied_and_loaded = tied_keys(&*module, &loaded);
+        incompatible
+            .missing_keys
+            .retain(|k| !tied_and_loaded.contains(k));
+    }
 
     let mut lines = Vec::new();
     if strict {
