@@ -189,6 +189,9 @@ impl Impls<'_> {
                 ) {
                     #path(self, __state_dict, __prefix, __version)
                 }
+                fn migrates(&self) -> bool {
+                    true
+                }
             }
         });
 

@@ -15,6 +15,7 @@
 //! - keys under a submodule registered as `None` are reported unexpected (PyTorch ignores them);
 //! - modcore tensors are typed, so PyTorch's "expected torch.Tensor … but received" cannot occur.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashSet};
 use std::fmt;
 use std::ops::Bound;
@@ -111,8 +112,9 @@ struct Planned<'a, T> {
 }
 
 /// The first phase: everything PyTorch's `load` does except the writes.
-struct Planner<'a, T: Tensor> {
-    state_dict: StateDict<T>,
+struct Planner<'a, 'b, T: Tensor> {
+    /// The caller's state dict, copied only if a load pre-hook or a migration needs to edit it.
+    state_dict: Cow<'b, StateDict<T>>,
     /// The state dict's keys, sorted, so the keys under a prefix are one range; rebuilt when a
     /// hook or a migration changed the keys (the generation they were taken at).
     sorted: Option<(u64, BTreeSet<String>)>,
@@ -121,7 +123,7 @@ struct Planner<'a, T: Tensor> {
     plan: Vec<Planned<'a, T>>,
 }
 
-impl<'a, T: Tensor> Planner<'a, T> {
+impl<'a, T: Tensor> Planner<'a, '_, T> {
     fn module(&mut self, module: &'a dyn Module<T>, path: &mut String) {
         let prefix = key_prefix(path);
         let metadata = self
@@ -133,13 +135,15 @@ impl<'a, T: Tensor> Planner<'a, T> {
         run_hooks(module, HookKind::LoadStateDictPre, |h: &LoadPreHook<T>| {
             h(
                 module,
-                &mut self.state_dict,
+                self.state_dict.to_mut(),
                 &prefix,
                 &metadata,
                 &mut self.context,
             )
         });
-        module.migrate_state_dict(&mut self.state_dict, &prefix, metadata.version);
+        if module.migrates() {
+            module.migrate_state_dict(self.state_dict.to_mut(), &prefix, metadata.version);
+        }
 
         let mut local: Vec<(String, StateEntry<'a, T>)> = Vec::new();
         let mut children: Vec<(String, &'a dyn Module<T>)> = Vec::new();
@@ -268,7 +272,7 @@ pub(crate) fn load_state_dict<T: Tensor>(
 ) -> Result<IncompatibleKeys, LoadStateDictError> {
     let type_name = module.type_name().to_owned();
     let mut planner = Planner {
-        state_dict: state_dict.clone(),
+        state_dict: Cow::Borrowed(state_dict),
         sorted: None,
         assign,
         context: LoadContext {

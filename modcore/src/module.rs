@@ -167,6 +167,13 @@ pub trait Module<T: Tensor>: Any + Send + Sync {
         let _ = (state_dict, prefix, version);
     }
 
+    /// Whether [`migrate_state_dict`](Module::migrate_state_dict) does anything (so a load
+    /// copies the state dict only when something may edit it).
+    #[doc(hidden)]
+    fn migrates(&self) -> bool {
+        false
+    }
+
     /// The text inside the module's parentheses when printed (PyTorch's `extra_repr`), such as
     /// `in_features=4, out_features=8, bias=True`. `#[module(extra_repr = path)]` sets it.
     fn extra_repr(&self) -> String {
