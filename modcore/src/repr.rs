@@ -95,27 +95,7 @@ fn collection_repr<T: Tensor>(collection: &dyn Collection<T>) -> String {
         return assemble(name, &lines.join("\n"), Vec::new());
     }
     if name == "ModuleList" {
-        let mut lines = Vec::new();
-        let mut start = 0;
-        while start < items.len() {
-            let mut end = start;
-            while end + 1 < items.len() && items[end + 1].1 == items[start].1 {
-                end += 1;
-            }
-            let text = add_indent(&items[start].1, 2);
-            lines.push(if end == start {
-                format!("({}): {text}", items[start].0)
-            } else {
-                format!(
-                    "({}-{}): {} x {text}",
-                    items[start].0,
-                    items[end].0,
-                    end - start + 1
-                )
-            });
-            start = end + 1;
-        }
-        return assemble(name, "", lines);
+        return assemble(name, "", folded(&items));
     }
     let lines = items
         .iter()

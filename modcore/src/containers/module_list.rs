@@ -51,36 +51,7 @@ impl<T: Tensor> ModuleList<T> {
         Self::default()
     }
 
-    fn modules(&self) -> Option<&list::Modules<T>> {
-        self.core.registry::<T>().map(|r| &r.modules)
-    }
-
-    fn modules_mut(&mut self) -> &mut list::Modules<T> {
-        &mut registry::<T>(&mut self.core).modules
-    }
-
-    /// The number of entries.
-    pub fn len(&self) -> usize {
-        self.modules().map_or(0, |m| m.len())
-    }
-
-    /// Whether the list is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The entry at `index` (negative counts from the end), or `index {i} is out of range`.
-    pub fn get(&self, index: isize) -> Result<&dyn Module<T>, Error> {
-        match self.modules() {
-            Some(modules) => list::get(modules, index),
-            None => Err(Error::IndexOutOfRange { index }),
-        }
-    }
-
-    /// The entry at `index`, mutably.
-    pub fn get_mut(&mut self, index: isize) -> Result<&mut dyn Module<T>, Error> {
-        list::get_mut(self.modules_mut(), index)
-    }
+    super::list_accessors!();
 
     /// Appends a module as entry `len` (PyTorch's `append`, registration hooks included);
     /// returns the list, so appends chain.
