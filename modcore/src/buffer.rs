@@ -65,6 +65,12 @@ impl<T> Buffer<T> {
         Arc::ptr_eq(&self.inner, &other.inner)
     }
 
+    /// Whether another handle to this value exists. A value with one handle can appear only
+    /// once in a tree, so traversals skip de-duplicating it.
+    pub(crate) fn is_shared(&self) -> bool {
+        Arc::strong_count(&self.inner) > 1
+    }
+
     /// The identity used to report a shared buffer once.
     pub(crate) fn key(&self) -> usize {
         Arc::as_ptr(&self.inner) as *const () as usize

@@ -147,6 +147,7 @@ struct Select<'a, T: Tensor, X> {
     kind: MemberKind,
     extract: fn(Attr<'a, T>) -> Option<&'a X>,
     key: fn(&X) -> usize,
+    shared: fn(&X) -> bool,
 }
 
 impl<T: Tensor, X> Clone for Select<'_, T, X> {
@@ -185,7 +186,8 @@ fn visit_tensors<'a, T: Tensor, X>(
             let Some(value) = (select.extract)(entry) else {
                 return;
             };
-            if let Some(seen) = &mut state.seen {
+            // Only a value with several handles can be met twice.
+            if let (Some(seen), true) = (&mut state.seen, (select.shared)(value)) {
                 if !seen.insert((select.key)(value)) {
                     return;
                 }
@@ -221,6 +223,7 @@ pub(crate) fn visit_parameters<'a, T: Tensor>(
         kind: MemberKind::Parameter,
         extract: Attr::parameter,
         key: Parameter::key,
+        shared: Parameter::is_shared,
     };
     visit_tensors(module, select, prefix, recurse, remove_duplicate, f)
 }
@@ -236,6 +239,7 @@ pub(crate) fn visit_buffers<'a, T: Tensor>(
         kind: MemberKind::Buffer,
         extract: Attr::buffer,
         key: Buffer::key,
+        shared: Buffer::is_shared,
     };
     visit_tensors(module, select, prefix, recurse, remove_duplicate, f)
 }
