@@ -258,15 +258,15 @@ pub(crate) fn state_dict<T: Tensor>(module: &dyn Module<T>, prefix: &str) -> Sta
             let metadata = ModuleMetadata {
                 version: Some(m.version()),
             };
-            let hook_prefix = key_prefix(path);
+            // The prefix is only built for modules that have hooks.
             if before {
                 out.borrow_mut().metadata.insert(path.to_owned(), metadata);
                 run_hooks(m, HookKind::StateDictPre, |h: &StateDictPreHook<T>| {
-                    h(m, &hook_prefix, false)
+                    h(m, &key_prefix(path), false)
                 });
             } else {
                 run_hooks(m, HookKind::StateDict, |h: &StateDictPostHook<T>| {
-                    h(m, &mut out.borrow_mut(), &hook_prefix, &metadata)
+                    h(m, &mut out.borrow_mut(), &key_prefix(path), &metadata)
                 });
             }
         },
