@@ -10,19 +10,22 @@ use crate::{Buffer, Module, Parameter};
 /// Insertion-ordered, as PyTorch's dicts: replacing a value keeps its position, removing and
 /// re-adding moves it to the end (`shift_remove` keeps the order of the rest).
 pub(crate) struct Registry<T> {
-    pub(crate) parameters: IndexMap<String, Option<Parameter<T>>>,
-    pub(crate) buffers: IndexMap<String, Option<Buffer<T>>>,
-    pub(crate) non_persistent: HashSet<String>,
-    pub(crate) modules: IndexMap<String, Option<Box<dyn Module<T>>>>,
+    pub(crate) parameters: Names<Option<Parameter<T>>>,
+    pub(crate) buffers: Names<Option<Buffer<T>>>,
+    pub(crate) non_persistent: HashSet<String, foldhash::fast::RandomState>,
+    pub(crate) modules: Names<Option<Box<dyn Module<T>>>>,
 }
+
+/// An insertion-ordered map from member names, with a fast seeded hasher.
+pub(crate) type Names<V> = IndexMap<String, V, foldhash::fast::RandomState>;
 
 impl<T> Default for Registry<T> {
     fn default() -> Self {
         Registry {
-            parameters: IndexMap::new(),
-            buffers: IndexMap::new(),
-            non_persistent: HashSet::new(),
-            modules: IndexMap::new(),
+            parameters: Names::default(),
+            buffers: Names::default(),
+            non_persistent: HashSet::default(),
+            modules: Names::default(),
         }
     }
 }

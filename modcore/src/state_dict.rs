@@ -37,7 +37,7 @@ pub struct ModuleMetadata {
 /// ```
 #[derive(Clone, Debug)]
 pub struct StateDict<T> {
-    entries: IndexMap<String, T>,
+    entries: IndexMap<String, T, foldhash::fast::RandomState>,
     metadata: IndexMap<String, ModuleMetadata>,
     /// Bumped by every change to the keys, so a load can tell whether a hook changed them.
     generation: u64,
@@ -46,7 +46,7 @@ pub struct StateDict<T> {
 impl<T> Default for StateDict<T> {
     fn default() -> Self {
         StateDict {
-            entries: IndexMap::new(),
+            entries: IndexMap::default(),
             metadata: IndexMap::new(),
             generation: 0,
         }

@@ -83,7 +83,7 @@ pub(crate) fn registry<T: Tensor>(core: &mut ModuleCore) -> &mut Registry<T> {
 }
 
 /// Renames the entries of `map` to `"0".."n-1"`, keeping their order.
-pub(crate) fn renumber<V>(map: &mut indexmap::IndexMap<String, V>) {
+pub(crate) fn renumber<V>(map: &mut crate::registry::Names<V>) {
     let entries: Vec<V> = std::mem::take(map).into_values().collect();
     map.extend(
         entries
@@ -164,13 +164,12 @@ pub(crate) use list_accessors;
 
 /// The list operations `Sequential` and `ModuleList` share, on their registry's modules.
 pub(crate) mod list {
-    use indexmap::IndexMap;
 
     use super::{insert_position, position, renumber};
     use crate::registration::run_module_hooks;
     use crate::{Error, Module, Tensor};
 
-    pub(crate) type Modules<T> = IndexMap<String, Option<Box<dyn Module<T>>>>;
+    pub(crate) type Modules<T> = crate::registry::Names<Option<Box<dyn Module<T>>>>;
 
     fn present<'a, T: Tensor>(
         key: &str,
