@@ -230,17 +230,7 @@ pub fn main() -> ForwardResult<()> {
 
     let hf_keys: Vec<(String, Vec<usize>, String)> =
         serde_json::from_str(&std::fs::read_to_string(dir.join("keys.json"))?)?;
-    let ours: Vec<(String, Vec<usize>, String)> = model
-        .state_dict()
-        .iter()
-        .map(|(k, t)| {
-            (
-                k.to_owned(),
-                modcore::Tensor::shape(t),
-                modcore::Tensor::dtype(t).to_string(),
-            )
-        })
-        .collect();
+    let ours = model.state_dict().summary();
     let same_keys = ours == hf_keys;
     println!(
         "state_dict: {} entries, identical to Hugging Face's: {same_keys}",

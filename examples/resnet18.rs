@@ -139,17 +139,7 @@ pub fn main() -> ForwardResult<()> {
     // The same keys, order, shapes and dtypes as torchvision's state dict.
     let torchvision_keys: Vec<(String, Vec<usize>, String)> =
         serde_json::from_str(&std::fs::read_to_string(dir.join("keys.json"))?)?;
-    let ours: Vec<(String, Vec<usize>, String)> = model
-        .state_dict()
-        .iter()
-        .map(|(k, t)| {
-            (
-                k.to_owned(),
-                modcore::Tensor::shape(t),
-                modcore::Tensor::dtype(t).to_string(),
-            )
-        })
-        .collect();
+    let ours = model.state_dict().summary();
     let same_keys = ours == torchvision_keys;
     println!(
         "state_dict: {} entries, identical to torchvision's: {same_keys}",

@@ -2,19 +2,15 @@
 //! global, with gradients checked against values computed by hand. Global hooks make this file
 //! its own test binary; its tests run one at a time.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+mod common;
+use common::serial;
+use std::sync::{Arc, Mutex};
 
 use candle_core::{Device, Tensor, Var};
 use modcore::{
     register_module_full_backward_hook, register_module_full_backward_pre_hook, Forward,
     ForwardResult, HookOptions, Module, ModuleCore, ModuleHooks,
 };
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// `y = 3 x`, so `dy/dx = 3`.
 #[derive(Module, Default)]

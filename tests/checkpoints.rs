@@ -227,16 +227,7 @@ fn pytorch_keys(name: &str) -> Vec<(String, Vec<usize>, String)> {
 }
 
 fn model_keys<M: Module<Tensor>>(m: &M) -> Vec<(String, Vec<usize>, String)> {
-    m.state_dict()
-        .iter()
-        .map(|(k, t)| {
-            (
-                k.to_owned(),
-                modcore::Tensor::shape(t),
-                modcore::Tensor::dtype(t).to_string(),
-            )
-        })
-        .collect()
+    m.state_dict().summary()
 }
 
 /// Loads the fixture strictly, checks every value, saves it back and compares the files.

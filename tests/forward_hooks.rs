@@ -2,6 +2,8 @@
 //! always_call, removal during a call, and thread safety. Global hooks are in `global_hooks.rs`
 //! (their own process).
 
+mod common;
+use common::AddOne;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 
@@ -10,20 +12,6 @@ use modcore::{
     Forward, ForwardKw, ForwardResult, HookFlag, HookKind, HookOptions, Module, ModuleCore,
     ModuleHooks, RemovableHandle,
 };
-
-/// `forward(x) = x + 1`, on plain numbers so the arithmetic is easy to check.
-#[derive(Module, Default)]
-#[module(tensor = Tensor)]
-struct AddOne {
-    core: ModuleCore,
-}
-
-impl Forward<Tensor, f64> for AddOne {
-    type Output = f64;
-    fn forward(&self, x: f64) -> ForwardResult<f64> {
-        Ok(x + 1.0)
-    }
-}
 
 /// `forward(x, bias=b) = x + b`: keyword arguments are a struct.
 #[derive(Clone, Debug, PartialEq)]

@@ -1,33 +1,16 @@
 //! Spec §5: global forward hooks (PyTorch's `register_module_forward_*_hook`). They are
 //! process-wide, so this file is its own test binary and its tests run one at a time.
 
+mod common;
+use common::{serial, AddOne};
 use std::any::Any;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use candle_core::Tensor;
 use modcore::{
     register_module_forward_hook, register_module_forward_pre_hook, Forward, ForwardKw,
     ForwardResult, HookOptions, Module, ModuleCore, ModuleHooks,
 };
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-#[derive(Module, Default)]
-#[module(tensor = Tensor)]
-struct AddOne {
-    core: ModuleCore,
-}
-
-impl Forward<Tensor, f64> for AddOne {
-    type Output = f64;
-    fn forward(&self, x: f64) -> ForwardResult<f64> {
-        Ok(x + 1.0)
-    }
-}
 
 #[derive(Clone)]
 struct Bias(f64);

@@ -2,19 +2,13 @@
 //! test binary and its tests take a lock, so no other test registers members meanwhile.
 
 mod common;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use common::*;
 use modcore::{
     register_module_buffer_registration_hook, register_module_module_registration_hook,
     register_module_parameter_registration_hook, Buffer, Module, Parameter, Value,
 };
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 type Log = Arc<Mutex<Vec<String>>>;
 

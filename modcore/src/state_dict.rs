@@ -128,6 +128,17 @@ impl<T> StateDict<T> {
     }
 }
 
+impl<T: Tensor> StateDict<T> {
+    /// `(key, shape, dtype)` for every entry, in order, with PyTorch's dtype names: what
+    /// `[(k, list(v.shape), str(v.dtype)) for k, v in sd.items()]` gives in Python, to compare a
+    /// model's layout with a PyTorch one.
+    pub fn summary(&self) -> Vec<(String, Vec<usize>, String)> {
+        self.iter()
+            .map(|(k, t)| (k.to_owned(), t.shape(), t.dtype().to_string()))
+            .collect()
+    }
+}
+
 impl<T> FromIterator<(String, T)> for StateDict<T> {
     fn from_iter<I: IntoIterator<Item = (String, T)>>(iter: I) -> Self {
         StateDict {

@@ -1,7 +1,9 @@
 //! Shared fixtures: tensors and small modules shaped like PyTorch's test networks.
 #![allow(dead_code)]
 
-use modcore::{Buffer, Module, ModuleCore, Parameter};
+use std::sync::{Mutex, MutexGuard};
+
+use modcore::{Buffer, Forward, ForwardResult, Module, ModuleCore, Parameter};
 use ndarray::{ArcArray, IxDyn};
 
 /// The tensor type most tests use.
@@ -84,5 +86,25 @@ impl Net {
             dummy_buf: Buffer::new(zeros(&[7, 3, 3, 1])),
             l1: Layer::new(),
         }
+    }
+}
+
+/// Serialises the tests of one binary that use process-wide hooks.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// `forward(x) = x + 1`, on plain numbers so hook arithmetic is easy to check.
+#[derive(Module, Default)]
+#[module(tensor = candle_core::Tensor)]
+pub struct AddOne {
+    pub core: ModuleCore,
+}
+
+impl Forward<candle_core::Tensor, f64> for AddOne {
+    type Output = f64;
+    fn forward(&self, x: f64) -> ForwardResult<f64> {
+        Ok(x + 1.0)
     }
 }
