@@ -232,6 +232,7 @@ impl Impls<'_> {
                     #version
                     #migrate
                     #extra_repr
+                    #[inline]
                     fn declared_attr(&self, __name: &str) -> #option<#krate::Attr<'_, #t>> {
                         match __name {
                             #(#names => #option::Some(#krate::MemberAccess::<#t>::attr(&self.#accesses)),)*

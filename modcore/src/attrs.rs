@@ -116,32 +116,31 @@ fn attribute_names<T: Tensor>(module: &dyn Module<T>) -> Vec<String> {
     names
 }
 
-fn attribute_error<T: Tensor>(module: &dyn Module<T>, name: &str) -> AttributeError {
+pub(crate) fn attribute_error<T: Tensor>(module: &dyn Module<T>, name: &str) -> AttributeError {
     AttributeError::new(module.type_name(), name, attribute_names(module))
 }
 
-pub(crate) fn get_attr<'a, T: Tensor>(
+/// `getattr` past the declared members: the run-time registries (parameters, buffers,
+/// modules), then plain fields and the attributes every module has.
+pub(crate) fn find_run_time_attr<'a, T: Tensor>(
     module: &'a dyn Module<T>,
     name: &str,
-) -> Result<Attr<'a, T>, AttributeError> {
-    if let Some(attr) = module.declared_attr(name) {
-        return Ok(attr);
-    }
+) -> Option<Attr<'a, T>> {
     if let Some(r) = module.core().registry::<T>() {
         if let Some(p) = r.parameters.get(name) {
-            return Ok(Attr::Parameter(p.as_ref()));
+            return Some(Attr::Parameter(p.as_ref()));
         }
         if let Some(b) = r.buffers.get(name) {
-            return Ok(Attr::Buffer(b.as_ref()));
+            return Some(Attr::Buffer(b.as_ref()));
         }
         if let Some(m) = r.modules.get(name) {
-            return Ok(Attr::Module(m.as_deref()));
+            return Some(Attr::Module(m.as_deref()));
         }
     }
     if module.plain_fields().contains(&name) || is_reserved(name) {
-        return Ok(Attr::Plain);
+        return Some(Attr::Plain);
     }
-    Err(attribute_error(module, name))
+    None
 }
 
 pub(crate) fn get_attr_mut<'a, T: Tensor>(

@@ -369,8 +369,20 @@ pub trait Module<T: Tensor>: Any + Send + Sync {
 
     /// PyTorch's `getattr` for members: parameters, buffers, modules (declared, then run-time),
     /// or [`Attr::Plain`] for plain fields; else an [`AttributeError`] with a suggestion.
+    #[inline]
     fn get_attr(&self, name: &str) -> Result<Attr<'_, T>, AttributeError> {
-        attrs::get_attr(self.as_dyn(), name)
+        self.find_attr(name)
+            .ok_or_else(|| attrs::attribute_error(self.as_dyn(), name))
+    }
+
+    /// [`get_attr`](Module::get_attr) without the error: `None` where `get_attr` fails.
+    /// Declared members are found by a `match` in the module's own code (no dynamic call).
+    #[inline]
+    fn find_attr(&self, name: &str) -> Option<Attr<'_, T>> {
+        match self.declared_attr(name) {
+            Some(attr) => Some(attr),
+            None => attrs::find_run_time_attr(self.as_dyn(), name),
+        }
     }
 
     /// [`get_attr`](Module::get_attr), mutably.
