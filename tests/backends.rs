@@ -28,7 +28,7 @@ struct Mlp<X: modcore::Tensor> {
     mask: Buffer<X>,
 }
 
-fn names<V>(entries: Vec<(String, V)>) -> Vec<String> {
+fn names<V>(entries: impl IntoIterator<Item = (String, V)>) -> Vec<String> {
     entries.into_iter().map(|(n, _)| n).collect()
 }
 

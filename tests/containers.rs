@@ -50,7 +50,7 @@ fn factor(m: &dyn Module<Tensor>) -> f32 {
         .unwrap()
 }
 
-fn names<V>(entries: Vec<(String, V)>) -> Vec<String> {
+fn names<V>(entries: impl IntoIterator<Item = (String, V)>) -> Vec<String> {
     entries.into_iter().map(|(n, _)| n).collect()
 }
 

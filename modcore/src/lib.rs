@@ -105,6 +105,7 @@ mod member;
 mod module;
 mod module_core;
 mod module_hooks;
+pub mod named;
 mod parameter;
 mod paths;
 mod registration;
@@ -138,6 +139,7 @@ pub use crate::member::{Attr, AttrMut, Collection, Member, MemberAccess, Value};
 pub use crate::module::Module;
 pub use crate::module_core::ModuleCore;
 pub use crate::module_hooks::{ModuleHooks, Output};
+pub use crate::named::Named;
 pub use crate::parameter::Parameter;
 pub use crate::registration::{
     register_module_buffer_registration_hook, register_module_forward_hook,

@@ -294,6 +294,7 @@ impl<T: Tensor> From<Box<dyn Module<T>>> for Value<T> {
 
 #[doc(hidden)]
 /// Appends `.segment` (or `segment` at the root) to `path`; returns the length to truncate back to.
+#[inline]
 pub fn push_segment(path: &mut String, segment: &str) -> usize {
     let len = path.len();
     if len != 0 {

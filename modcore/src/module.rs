@@ -8,7 +8,7 @@ use crate::member::{Attr, AttrMut, Value};
 use crate::{attrs, load, paths, state_dict, traversal};
 use crate::{
     AttributeError, Buffer, Error, IncompatibleKeys, LoadStateDictError, MemberInfo, MemberKind,
-    ModuleCore, Parameter, StateDict, StateEntry, Tensor,
+    ModuleCore, Named, Parameter, StateDict, StateEntry, Tensor,
 };
 
 /// A module: a node of a model's tree, holding parameters, buffers and submodules.
@@ -220,36 +220,36 @@ pub trait Module<T: Tensor>: Any + Send + Sync {
     // ---- traversal ---------------------------------------------------------------------------
 
     /// The direct submodules with their names, skipping `None` entries.
-    fn named_children(&self) -> Vec<(String, &dyn Module<T>)> {
+    fn named_children(&self) -> Named<&dyn Module<T>> {
         traversal::named_children(self.as_dyn())
     }
 
     /// The direct submodules, skipping `None` entries.
     fn children(&self) -> Vec<&dyn Module<T>> {
-        self.named_children().into_iter().map(|(_, m)| m).collect()
+        self.named_children().values().copied().collect()
     }
 
     /// Every module of the tree, pre-order, starting with `self` under the name `""`.
     ///
     /// Modules are owned by their parent, so a module appears once; PyTorch's
     /// `remove_duplicate` has nothing to remove.
-    fn named_modules(&self) -> Vec<(String, &dyn Module<T>)> {
+    fn named_modules(&self) -> Named<&dyn Module<T>> {
         self.named_modules_with("")
     }
 
     /// [`named_modules`](Module::named_modules) with every name prefixed by `prefix`.
-    fn named_modules_with(&self, prefix: &str) -> Vec<(String, &dyn Module<T>)> {
+    fn named_modules_with(&self, prefix: &str) -> Named<&dyn Module<T>> {
         traversal::named_modules(self.as_dyn(), prefix)
     }
 
     /// Every module of the tree, pre-order, starting with `self`.
     fn modules(&self) -> Vec<&dyn Module<T>> {
-        self.named_modules().into_iter().map(|(_, m)| m).collect()
+        self.named_modules().values().copied().collect()
     }
 
     /// Every parameter of the tree with its dotted name; a tied parameter once, under its first
     /// name; `None` entries skipped.
-    fn named_parameters(&self) -> Vec<(String, &Parameter<T>)> {
+    fn named_parameters(&self) -> Named<&Parameter<T>> {
         self.named_parameters_with("", true, true)
     }
 
@@ -259,10 +259,10 @@ pub trait Module<T: Tensor>: Any + Send + Sync {
         prefix: &str,
         recurse: bool,
         remove_duplicate: bool,
-    ) -> Vec<(String, &Parameter<T>)> {
-        let mut out = Vec::new();
+    ) -> Named<&Parameter<T>> {
+        let mut out = Named::default();
         self.visit_parameters(prefix, recurse, remove_duplicate, &mut |name, p| {
-            out.push((name.to_owned(), p))
+            out.push(name, p)
         });
         out
     }
@@ -287,7 +287,7 @@ pub trait Module<T: Tensor>: Any + Send + Sync {
     }
 
     /// Every buffer of the tree with its dotted name; a shared buffer once; `None` skipped.
-    fn named_buffers(&self) -> Vec<(String, &Buffer<T>)> {
+    fn named_buffers(&self) -> Named<&Buffer<T>> {
         self.named_buffers_with("", true, true)
     }
 
@@ -297,10 +297,10 @@ pub trait Module<T: Tensor>: Any + Send + Sync {
         prefix: &str,
         recurse: bool,
         remove_duplicate: bool,
-    ) -> Vec<(String, &Buffer<T>)> {
-        let mut out = Vec::new();
+    ) -> Named<&Buffer<T>> {
+        let mut out = Named::default();
         self.visit_buffers(prefix, recurse, remove_duplicate, &mut |name, b| {
-            out.push((name.to_owned(), b))
+            out.push(name, b)
         });
         out
     }

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::member::{push_segment, Attr, AttrMut};
-use crate::{Buffer, MemberKind, Module, Parameter, Tensor};
+use crate::{Buffer, MemberKind, Module, Named, Parameter, Tensor};
 
 /// Hashes the addresses that identify parameters and buffers: one multiplication (Fibonacci
 /// hashing), where the default SipHash would dominate a traversal's cost.
@@ -107,14 +107,14 @@ pub(crate) fn visit_members_mut<T: Tensor>(
     }
 }
 
-pub(crate) fn named_children<T: Tensor>(module: &dyn Module<T>) -> Vec<(String, &dyn Module<T>)> {
-    let mut out = Vec::new();
+pub(crate) fn named_children<T: Tensor>(module: &dyn Module<T>) -> Named<&dyn Module<T>> {
+    let mut out = Named::default();
     module.visit_members(
         MemberKind::Module,
         &mut String::new(),
         &mut |path, entry| {
             if let Attr::Module(Some(child)) = entry {
-                out.push((path.clone(), child));
+                out.push(path, child);
             }
         },
     );
@@ -124,71 +124,94 @@ pub(crate) fn named_children<T: Tensor>(module: &dyn Module<T>) -> Vec<(String, 
 pub(crate) fn named_modules<'a, T: Tensor>(
     module: &'a dyn Module<T>,
     prefix: &str,
-) -> Vec<(String, &'a dyn Module<T>)> {
+) -> Named<&'a dyn Module<T>> {
     fn walk<'a, T: Tensor>(
         module: &'a dyn Module<T>,
         path: &mut String,
-        out: &mut Vec<(String, &'a dyn Module<T>)>,
+        out: &mut Named<&'a dyn Module<T>>,
     ) {
-        out.push((path.clone(), module));
+        out.push(path, module);
         module.visit_members(MemberKind::Module, path, &mut |path, entry| {
             if let Attr::Module(Some(child)) = entry {
                 walk(child, path, out);
             }
         });
     }
-    let mut out = Vec::new();
+    let mut out = Named::default();
     walk(module, &mut prefix.to_owned(), &mut out);
     out
 }
 
-/// Which entries a tensor walk reports, and how it tells two of them apart.
-struct Select<'a, T: Tensor, X> {
-    kind: MemberKind,
-    extract: fn(Attr<'a, T>) -> Option<&'a X>,
-    key: fn(&X) -> usize,
-    shared: fn(&X) -> bool,
+/// A kind of tensor entry a walk reports (parameters or buffers), and how it tells two
+/// entries apart.
+trait TensorEntry<T: Tensor> {
+    const KIND: MemberKind;
+    fn extract(attr: Attr<'_, T>) -> Option<&Self>;
+    /// Whether another handle exists (a value with one handle cannot be met twice).
+    fn is_shared(&self) -> bool;
+    /// The identity of the value.
+    fn key(&self) -> usize;
 }
 
-impl<T: Tensor, X> Clone for Select<'_, T, X> {
-    fn clone(&self) -> Self {
-        *self
+impl<T: Tensor> TensorEntry<T> for Parameter<T> {
+    const KIND: MemberKind = MemberKind::Parameter;
+    #[inline]
+    fn extract(attr: Attr<'_, T>) -> Option<&Self> {
+        attr.parameter()
+    }
+    #[inline]
+    fn is_shared(&self) -> bool {
+        Parameter::is_shared(self)
+    }
+    #[inline]
+    fn key(&self) -> usize {
+        Parameter::key(self)
     }
 }
 
-impl<T: Tensor, X> Copy for Select<'_, T, X> {}
+impl<T: Tensor> TensorEntry<T> for Buffer<T> {
+    const KIND: MemberKind = MemberKind::Buffer;
+    #[inline]
+    fn extract(attr: Attr<'_, T>) -> Option<&Self> {
+        attr.buffer()
+    }
+    #[inline]
+    fn is_shared(&self) -> bool {
+        Buffer::is_shared(self)
+    }
+    #[inline]
+    fn key(&self) -> usize {
+        Buffer::key(self)
+    }
+}
 
 /// PyTorch's `_named_members`: for each module in `named_modules` order (or just this one
-/// without `recurse`), its own entries of `kind`, skipping `None` and, with
+/// without `recurse`), its own entries of one kind, skipping `None` and, with
 /// `remove_duplicate`, entries already reported (by identity, across the whole walk).
-fn visit_tensors<'a, T: Tensor, X>(
+fn visit_tensors<'a, T: Tensor, X: TensorEntry<T>>(
     module: &'a dyn Module<T>,
-    select: Select<'a, T, X>,
     prefix: &str,
     recurse: bool,
     remove_duplicate: bool,
     f: &mut dyn FnMut(&str, &'a X),
 ) {
-    struct Walk<'f, 'a, T: Tensor, X> {
-        select: Select<'a, T, X>,
+    struct Walk<'f, 'a, X> {
         seen: Option<AddressSet>,
         recurse: bool,
         f: &'f mut dyn FnMut(&str, &'a X),
     }
 
-    fn walk<'a, T: Tensor, X>(
+    fn walk<'a, T: Tensor, X: TensorEntry<T>>(
         module: &'a dyn Module<T>,
         path: &mut String,
-        state: &mut Walk<'_, 'a, T, X>,
+        state: &mut Walk<'_, 'a, X>,
     ) {
-        let select = state.select;
-        module.visit_members(select.kind, path, &mut |path, entry| {
-            let Some(value) = (select.extract)(entry) else {
+        module.visit_members(X::KIND, path, &mut |path, entry| {
+            let Some(value) = X::extract(entry) else {
                 return;
             };
-            // Only a value with several handles can be met twice.
-            if let (Some(seen), true) = (&mut state.seen, (select.shared)(value)) {
-                if !seen.insert((select.key)(value)) {
+            if let (Some(seen), true) = (&mut state.seen, value.is_shared()) {
+                if !seen.insert(value.key()) {
                     return;
                 }
             }
@@ -204,12 +227,11 @@ fn visit_tensors<'a, T: Tensor, X>(
     }
 
     let mut state = Walk {
-        select,
         seen: remove_duplicate.then(AddressSet::default),
         recurse,
         f,
     };
-    walk(module, &mut prefix.to_owned(), &mut state);
+    walk::<T, X>(module, &mut prefix.to_owned(), &mut state);
 }
 
 pub(crate) fn visit_parameters<'a, T: Tensor>(
@@ -219,13 +241,7 @@ pub(crate) fn visit_parameters<'a, T: Tensor>(
     remove_duplicate: bool,
     f: &mut dyn FnMut(&str, &'a Parameter<T>),
 ) {
-    let select = Select {
-        kind: MemberKind::Parameter,
-        extract: Attr::parameter,
-        key: Parameter::key,
-        shared: Parameter::is_shared,
-    };
-    visit_tensors(module, select, prefix, recurse, remove_duplicate, f)
+    visit_tensors(module, prefix, recurse, remove_duplicate, f)
 }
 
 pub(crate) fn visit_buffers<'a, T: Tensor>(
@@ -235,13 +251,7 @@ pub(crate) fn visit_buffers<'a, T: Tensor>(
     remove_duplicate: bool,
     f: &mut dyn FnMut(&str, &'a Buffer<T>),
 ) {
-    let select = Select {
-        kind: MemberKind::Buffer,
-        extract: Attr::buffer,
-        key: Buffer::key,
-        shared: Buffer::is_shared,
-    };
-    visit_tensors(module, select, prefix, recurse, remove_duplicate, f)
+    visit_tensors(module, prefix, recurse, remove_duplicate, f)
 }
 
 pub(crate) fn non_persistent_buffers<T: Tensor>(module: &dyn Module<T>) -> Vec<String> {

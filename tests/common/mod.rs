@@ -17,7 +17,7 @@ pub fn param(shape: &[usize]) -> Parameter<T> {
     Parameter::new(zeros(shape))
 }
 
-pub fn names<V>(entries: Vec<(String, V)>) -> Vec<String> {
+pub fn names<V>(entries: impl IntoIterator<Item = (String, V)>) -> Vec<String> {
     entries.into_iter().map(|(n, _)| n).collect()
 }
 
