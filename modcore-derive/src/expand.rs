@@ -211,9 +211,11 @@ impl Impls<'_> {
                 #[automatically_derived]
                 #[allow(private_bounds)]
                 impl #module_impl_generics #krate::Module<#t> for #ident #ty_generics #module_where {
+                    #[inline]
                     fn core(&self) -> &#krate::ModuleCore {
                         #core
                     }
+                    #[inline]
                     fn core_mut(&mut self) -> &mut #krate::ModuleCore {
                         #core_mut
                     }
@@ -255,6 +257,7 @@ impl Impls<'_> {
                             _ => #option::None,
                         }
                     }
+                    #[inline]
                     fn visit_declared<'__a>(
                         &'__a self,
                         __kind: #krate::MemberKind,
@@ -269,6 +272,7 @@ impl Impls<'_> {
                             }
                         )*
                     }
+                    #[inline]
                     fn visit_declared_mut(
                         &mut self,
                         __kind: #krate::MemberKind,

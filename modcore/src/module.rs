@@ -198,7 +198,7 @@ pub trait Module<T: Tensor>: Any + Send + Sync {
         path: &mut String,
         f: &mut dyn FnMut(&mut String, Attr<'a, T>),
     ) {
-        traversal::visit_members(self.as_dyn(), kind, path, f)
+        traversal::visit_members(self, kind, path, f)
     }
 
     /// Calls `f` for each of this module's own entries of `kind`, mutably.
@@ -208,7 +208,7 @@ pub trait Module<T: Tensor>: Any + Send + Sync {
         path: &mut String,
         f: &mut dyn FnMut(&mut String, AttrMut<'_, T>),
     ) {
-        traversal::visit_members_mut(self.as_dyn_mut(), kind, path, f)
+        traversal::visit_members_mut(self, kind, path, f)
     }
 
     /// The names of this module's own non-persistent buffers (PyTorch's

@@ -35,9 +35,11 @@ impl Hasher for AddressHasher {
 /// A set of parameter or buffer identities.
 pub(crate) type AddressSet = HashSet<usize, BuildHasherDefault<AddressHasher>>;
 
-/// A module's own entries of `kind`: declared members, then the run-time registry.
-pub(crate) fn visit_members<'a, T: Tensor>(
-    module: &'a dyn Module<T>,
+/// A module's own entries of `kind`: declared members, then the run-time registry. Generic, so
+/// that `Module::visit_members` of a derived type calls its own `visit_declared` directly.
+#[inline]
+pub(crate) fn visit_members<'a, T: Tensor, M: Module<T> + ?Sized>(
+    module: &'a M,
     kind: MemberKind,
     path: &mut String,
     f: &mut dyn FnMut(&mut String, Attr<'a, T>),
@@ -72,8 +74,9 @@ pub(crate) fn visit_members<'a, T: Tensor>(
 }
 
 /// A module's own entries of `kind`, mutably.
-pub(crate) fn visit_members_mut<T: Tensor>(
-    module: &mut dyn Module<T>,
+#[inline]
+pub(crate) fn visit_members_mut<T: Tensor, M: Module<T> + ?Sized>(
+    module: &mut M,
     kind: MemberKind,
     path: &mut String,
     f: &mut dyn FnMut(&mut String, AttrMut<'_, T>),
