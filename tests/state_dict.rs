@@ -72,7 +72,7 @@ fn keys_are_own_parameters_then_own_buffers_then_children() {
         keys(&sd),
         ["p0", "buf", "a.weight", "a.bias", "b.weight", "b.bias"]
     );
-    let paths: Vec<&str> = sd.metadata().keys().map(String::as_str).collect();
+    let paths: Vec<&str> = sd.metadata().keys().collect();
     assert_eq!(paths, ["", "a", "b"]);
     assert_eq!(sd.metadata()[""].version, Some(3));
     assert_eq!(sd.metadata()["a"].version, Some(1));
@@ -109,7 +109,7 @@ fn prefix_and_keep_vars() {
     let m = tied();
     let sd = m.state_dict_with_prefix("x.");
     assert_eq!(keys(&sd)[..3], ["x.p0", "x.buf", "x.a.weight"]);
-    let paths: Vec<&str> = sd.metadata().keys().map(String::as_str).collect();
+    let paths: Vec<&str> = sd.metadata().keys().collect();
     assert_eq!(paths, ["x", "x.a", "x.b"]);
     let live = m.state_dict_keep_vars();
     match &live["a.weight"] {

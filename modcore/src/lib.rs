@@ -105,6 +105,7 @@ mod member;
 mod module;
 mod module_core;
 mod module_hooks;
+pub mod name_map;
 pub mod named;
 mod parameter;
 mod paths;
@@ -139,6 +140,7 @@ pub use crate::member::{Attr, AttrMut, Collection, Member, MemberAccess, Value};
 pub use crate::module::Module;
 pub use crate::module_core::ModuleCore;
 pub use crate::module_hooks::{ModuleHooks, Output};
+pub use crate::name_map::NameMap;
 pub use crate::named::Named;
 pub use crate::parameter::Parameter;
 pub use crate::registration::{

@@ -11,7 +11,7 @@ use indexmap::IndexMap;
 
 use crate::hooks::HookKind;
 use crate::member::Attr;
-use crate::{Buffer, MemberKind, Module, Parameter, Tensor};
+use crate::{Buffer, MemberKind, Module, NameMap, Parameter, Tensor};
 
 /// The per-module metadata PyTorch keeps in `state_dict._metadata[path]`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -37,8 +37,8 @@ pub struct ModuleMetadata {
 /// ```
 #[derive(Clone, Debug)]
 pub struct StateDict<T> {
-    entries: IndexMap<String, T, foldhash::fast::RandomState>,
-    metadata: IndexMap<String, ModuleMetadata>,
+    entries: NameMap<T>,
+    metadata: NameMap<ModuleMetadata>,
     /// Bumped by every change to the keys, so a load can tell whether a hook changed them.
     generation: u64,
 }
@@ -46,8 +46,8 @@ pub struct StateDict<T> {
 impl<T> Default for StateDict<T> {
     fn default() -> Self {
         StateDict {
-            entries: IndexMap::default(),
-            metadata: IndexMap::new(),
+            entries: NameMap::new(),
+            metadata: NameMap::new(),
             generation: 0,
         }
     }
@@ -60,9 +60,9 @@ impl<T> StateDict<T> {
     }
 
     /// Inserts (or replaces, keeping its position) an entry; returns the previous value.
-    pub fn insert(&mut self, key: impl Into<String>, value: T) -> Option<T> {
+    pub fn insert(&mut self, key: impl AsRef<str>, value: T) -> Option<T> {
         self.generation += 1;
-        self.entries.insert(key.into(), value)
+        self.entries.insert(key.as_ref(), value)
     }
 
     /// The entry under `key`.
@@ -73,7 +73,7 @@ impl<T> StateDict<T> {
     /// Removes an entry, keeping the order of the others.
     pub fn remove(&mut self, key: &str) -> Option<T> {
         self.generation += 1;
-        self.entries.shift_remove(key)
+        self.entries.remove(key)
     }
 
     /// Whether there is an entry under `key`.
@@ -83,12 +83,12 @@ impl<T> StateDict<T> {
 
     /// The keys in order.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.entries.keys().map(String::as_str)
+        self.entries.keys()
     }
 
     /// The entries in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &T)> {
-        self.entries.iter().map(|(k, v)| (k.as_str(), v))
+        self.entries.iter()
     }
 
     /// The number of entries.
@@ -118,12 +118,12 @@ impl<T> StateDict<T> {
     }
 
     /// The per-module metadata, keyed by module path.
-    pub fn metadata(&self) -> &IndexMap<String, ModuleMetadata> {
+    pub fn metadata(&self) -> &NameMap<ModuleMetadata> {
         &self.metadata
     }
 
     /// The per-module metadata, mutably.
-    pub fn metadata_mut(&mut self) -> &mut IndexMap<String, ModuleMetadata> {
+    pub fn metadata_mut(&mut self) -> &mut NameMap<ModuleMetadata> {
         &mut self.metadata
     }
 }
@@ -139,19 +139,18 @@ impl<T: Tensor> StateDict<T> {
     }
 }
 
-impl<T> FromIterator<(String, T)> for StateDict<T> {
-    fn from_iter<I: IntoIterator<Item = (String, T)>>(iter: I) -> Self {
+impl<K: AsRef<str>, T> FromIterator<(K, T)> for StateDict<T> {
+    fn from_iter<I: IntoIterator<Item = (K, T)>>(iter: I) -> Self {
         StateDict {
             entries: iter.into_iter().collect(),
-            metadata: IndexMap::new(),
-            generation: 0,
+            ..StateDict::default()
         }
     }
 }
 
 impl<T> IntoIterator for StateDict<T> {
     type Item = (String, T);
-    type IntoIter = indexmap::map::IntoIter<String, T>;
+    type IntoIter = crate::name_map::IntoIter<T>;
     fn into_iter(self) -> Self::IntoIter {
         self.entries.into_iter()
     }
@@ -261,9 +260,7 @@ pub(crate) fn state_dict<T: Tensor>(module: &dyn Module<T>, prefix: &str) -> Sta
         module,
         &mut path,
         &mut |key, entry| {
-            out.borrow_mut()
-                .entries
-                .insert(key.to_owned(), entry.tensor());
+            out.borrow_mut().entries.push_new(key, entry.tensor());
         },
         &mut |m, path, before| {
             let metadata = ModuleMetadata {
@@ -271,7 +268,7 @@ pub(crate) fn state_dict<T: Tensor>(module: &dyn Module<T>, prefix: &str) -> Sta
             };
             // The prefix is only built for modules that have hooks.
             if before {
-                out.borrow_mut().metadata.insert(path.to_owned(), metadata);
+                out.borrow_mut().metadata.push_new(path, metadata);
                 run_hooks(m, HookKind::StateDictPre, |h: &StateDictPreHook<T>| {
                     h(m, &key_prefix(path), false)
                 });

@@ -1,0 +1,280 @@
+//! [`NameMap`]: the insertion-ordered map behind [`StateDict`](crate::StateDict) and its
+//! metadata.
+//!
+//! A state dict holds hundreds of dotted keys that are produced once, in order, by a walk of the
+//! tree, and are mostly iterated (to save, to print) rather than looked up. So the keys live in
+//! one buffer (no allocation per key), and the hash index over them is built by the first lookup
+//! or insertion, not while the walk produces them. Once built, the index is kept up to date.
+
+use std::fmt;
+use std::hash::BuildHasher;
+use std::ops::Index;
+use std::sync::OnceLock;
+
+use hashbrown::HashTable;
+
+/// An insertion-ordered map from names to values: PyTorch's `OrderedDict` as a state dict uses
+/// it. Replacing a value keeps its position; removing one keeps the order of the others.
+///
+/// ```
+/// use modcore::NameMap;
+///
+/// let mut m = NameMap::new();
+/// m.insert("fc.weight", 1);
+/// m.insert("fc.bias", 2);
+/// m.insert("fc.weight", 3);
+/// assert_eq!(m.keys().collect::<Vec<_>>(), ["fc.weight", "fc.bias"]);
+/// assert_eq!(m["fc.weight"], 3);
+/// assert_eq!(m.remove("fc.weight"), Some(3));
+/// assert_eq!(m.get("fc.weight"), None);
+/// ```
+#[derive(Clone)]
+pub struct NameMap<V> {
+    /// Every key, back to back (removed keys leave their bytes until the map is dropped).
+    names: String,
+    /// Each entry's key span in `names`, and its value.
+    entries: Vec<(usize, usize, V)>,
+    /// Entry positions by key hash; built on the first lookup, then kept up to date.
+    index: OnceLock<HashTable<usize>>,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl<V> Default for NameMap<V> {
+    fn default() -> Self {
+        NameMap {
+            names: String::new(),
+            entries: Vec::new(),
+            index: OnceLock::new(),
+            hasher: Default::default(),
+        }
+    }
+}
+
+impl<V> NameMap<V> {
+    /// An empty map.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are no entries.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn key_at(&self, position: usize) -> &str {
+        let (start, end, _) = self.entries[position];
+        &self.names[start..end]
+    }
+
+    fn hash(&self, key: &str) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    fn index(&self) -> &HashTable<usize> {
+        self.index.get_or_init(|| {
+            let mut table = HashTable::with_capacity(self.len());
+            for position in 0..self.len() {
+                let hash = self.hash(self.key_at(position));
+                table.insert_unique(hash, position, |&p| self.hash(self.key_at(p)));
+            }
+            table
+        })
+    }
+
+    /// The position of `key` in the order.
+    pub fn get_index_of(&self, key: &str) -> Option<usize> {
+        self.index()
+            .find(self.hash(key), |&p| self.key_at(p) == key)
+            .copied()
+    }
+
+    /// The value under `key`.
+    pub fn get(&self, key: &str) -> Option<&V> {
+        self.get_index_of(key).map(|p| &self.entries[p].2)
+    }
+
+    /// The value under `key`, mutably.
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut V> {
+        let position = self.get_index_of(key)?;
+        Some(&mut self.entries[position].2)
+    }
+
+    /// Whether there is an entry under `key`.
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.get_index_of(key).is_some()
+    }
+
+    /// Inserts (or replaces, keeping its position) an entry; returns the previous value.
+    pub fn insert(&mut self, key: impl AsRef<str>, value: V) -> Option<V> {
+        let key = key.as_ref();
+        if let Some(position) = self.get_index_of(key) {
+            return Some(std::mem::replace(&mut self.entries[position].2, value));
+        }
+        self.append(key, value);
+        None
+    }
+
+    /// Appends an entry whose key the caller knows is new, when no lookup has happened yet
+    /// (a walk producing distinct paths); otherwise inserts.
+    pub(crate) fn push_new(&mut self, key: &str, value: V) {
+        if self.index.get().is_some() {
+            self.insert(key, value);
+        } else {
+            self.append(key, value);
+        }
+    }
+
+    /// Appends an entry whose key is not in the map.
+    fn append(&mut self, key: &str, value: V) {
+        let NameMap {
+            names,
+            entries,
+            index,
+            hasher,
+        } = self;
+        let start = names.len();
+        names.push_str(key);
+        entries.push((start, names.len(), value));
+        if let Some(index) = index.get_mut() {
+            let rehash = |&p: &usize| {
+                let (start, end, _) = entries[p];
+                hasher.hash_one(&names[start..end])
+            };
+            index.insert_unique(hasher.hash_one(key), entries.len() - 1, rehash);
+        }
+    }
+
+    /// Removes an entry, keeping the order of the others.
+    pub fn remove(&mut self, key: &str) -> Option<V> {
+        let position = self.get_index_of(key)?;
+        let (_, _, value) = self.entries.remove(position);
+        self.reindex();
+        Some(value)
+    }
+
+    /// Keeps the entries for which `keep` is true.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str, &mut V) -> bool) {
+        let names = &self.names;
+        self.entries
+            .retain_mut(|(start, end, value)| keep(&names[*start..*end], value));
+        self.reindex();
+    }
+
+    /// Positions moved: rebuild the index if there was one (a built index stays built, so that
+    /// `push_new` knows whether lookups happened).
+    fn reindex(&mut self) {
+        if self.index.take().is_some() {
+            self.index();
+        }
+    }
+
+    /// The keys in order.
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &str> + ExactSizeIterator {
+        self.entries
+            .iter()
+            .map(|(start, end, _)| &self.names[*start..*end])
+    }
+
+    /// The values in order.
+    pub fn values(&self) -> impl DoubleEndedIterator<Item = &V> + ExactSizeIterator {
+        self.entries.iter().map(|(_, _, v)| v)
+    }
+
+    /// The entries in order.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&str, &V)> + ExactSizeIterator {
+        self.entries
+            .iter()
+            .map(|(start, end, v)| (&self.names[*start..*end], v))
+    }
+
+    /// The entries in order, values mutably.
+    pub fn iter_mut(
+        &mut self,
+    ) -> impl DoubleEndedIterator<Item = (&str, &mut V)> + ExactSizeIterator {
+        let names = &self.names;
+        self.entries
+            .iter_mut()
+            .map(|(start, end, v)| (&names[*start..*end], v))
+    }
+}
+
+impl<V> Index<&str> for NameMap<V> {
+    type Output = V;
+
+    /// The value under `key`; panics if there is none, as `IndexMap` does.
+    fn index(&self, key: &str) -> &V {
+        match self.get(key) {
+            Some(value) => value,
+            None => panic!("no entry under {key:?}"),
+        }
+    }
+}
+
+impl<K: AsRef<str>, V> FromIterator<(K, V)> for NameMap<V> {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let mut map = NameMap::new();
+        for (key, value) in iter {
+            map.insert(key.as_ref(), value);
+        }
+        map
+    }
+}
+
+impl<K: AsRef<str>, V> Extend<(K, V)> for NameMap<V> {
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
+        for (key, value) in iter {
+            self.insert(key.as_ref(), value);
+        }
+    }
+}
+
+/// Owning iterator over a [`NameMap`]: `(String, V)`.
+pub struct IntoIter<V> {
+    names: String,
+    entries: std::vec::IntoIter<(usize, usize, V)>,
+}
+
+impl<V> Iterator for IntoIter<V> {
+    type Item = (String, V);
+
+    fn next(&mut self) -> Option<(String, V)> {
+        let (start, end, value) = self.entries.next()?;
+        Some((self.names[start..end].to_owned(), value))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.entries.size_hint()
+    }
+}
+
+impl<V> ExactSizeIterator for IntoIter<V> {}
+
+impl<V> IntoIterator for NameMap<V> {
+    type Item = (String, V);
+    type IntoIter = IntoIter<V>;
+
+    fn into_iter(self) -> IntoIter<V> {
+        IntoIter {
+            names: self.names,
+            entries: self.entries.into_iter(),
+        }
+    }
+}
+
+impl<V: fmt::Debug> fmt::Debug for NameMap<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl<V: PartialEq> PartialEq for NameMap<V> {
+    /// Same entries in the same order.
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
