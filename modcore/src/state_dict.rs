@@ -221,11 +221,14 @@ pub(crate) fn walk_own<'a, T: Tensor>(
             f(path, StateEntry::Parameter(p));
         }
     });
-    let non_persistent = module.non_persistent_buffers();
+    // Looked up only for modules that have a buffer.
+    let mut non_persistent = None;
     let module_path_len = path.len();
     module.visit_members(MemberKind::Buffer, path, &mut |path, entry| {
         if let Attr::Buffer(Some(b)) = entry {
-            if is_persistent(&non_persistent, &path[..module_path_len], path) {
+            let non_persistent =
+                non_persistent.get_or_insert_with(|| module.non_persistent_buffers());
+            if is_persistent(non_persistent, &path[..module_path_len], path) {
                 f(path, StateEntry::Buffer(b));
             }
         }
