@@ -474,6 +474,29 @@ fn an_error_added_by_a_pre_hook_fails_even_a_non_strict_load() {
 }
 
 #[test]
+fn unexpected_keys_follow_edits_a_child_pre_hook_makes() {
+    let mut m = tied();
+    let _h =
+        m.a.register_load_state_dict_pre_hook(|_, sd, prefix, _, _| {
+            if let Some(w) = sd.remove(&format!("{prefix}w")) {
+                sd.insert(format!("{prefix}weight"), w);
+            }
+            sd.insert(format!("{prefix}added"), t(&[0.0], &[1]));
+            // Under the root, which has already loaded: not reported, as in PyTorch.
+            sd.insert("late", t(&[0.0], &[1]));
+        });
+    let mut sd = full_state();
+    let w = sd.remove("a.weight").unwrap();
+    sd.insert("a.w", w);
+    sd.insert("extra", t(&[0.0], &[1]));
+    sd.insert("b.stale", t(&[0.0], &[1]));
+    let keys = m.load_state_dict(&sd, false, false).unwrap();
+    assert!(keys.missing_keys.is_empty());
+    assert_eq!(keys.unexpected_keys, ["extra", "a.added", "b.stale"]);
+    assert_eq!(values(&m.a.weight.tensor()), [1.0, 2.0, 3.0, 4.0]);
+}
+
+#[test]
 fn load_post_hooks_run_child_first_and_can_change_the_outcome() {
     let mut m = tied();
     let log: Log = Arc::default();

@@ -16,15 +16,14 @@
 //! - modcore tensors are typed, so PyTorch's "expected torch.Tensor … but received" cannot occur.
 
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::ops::Bound;
 
 use crate::member::{Attr, AttrMut};
 use crate::state_dict::{key_prefix, run_hooks, StateDict, StateEntry};
 use crate::tensor::torch_size;
 use crate::traversal::AddressSet;
-use crate::{Buffer, HookKind, MemberKind, Module, ModuleMetadata, Parameter, Tensor};
+use crate::{Buffer, HookKind, MemberKind, Module, ModuleMetadata, Named, Parameter, Tensor};
 
 /// The keys a load did not match: PyTorch's `_IncompatibleKeys`.
 ///
@@ -104,32 +103,174 @@ pub(crate) type LoadPreHook<T> = Box<
 /// `hook(module, incompatible_keys)`, run after a module and its children loaded.
 pub(crate) type LoadPostHook<T> = Box<dyn Fn(&dyn Module<T>, &mut IncompatibleKeys) + Send + Sync>;
 
-/// One planned write.
-struct Planned<'a, T> {
-    key: String,
-    target: StateEntry<'a, T>,
-    value: T,
+/// One planned write: the entry to write and the (converted) value, named by its key.
+type Planned<'a, T> = (StateEntry<'a, T>, T);
+
+/// What a walk of the model, before any hook runs, tells a load: where each of the model's
+/// entries is in the state dict, and which module reports each key no entry takes.
+///
+/// PyTorch reports a key as unexpected in the module it falls under (the deepest module whose
+/// path is a dotted prefix of the key), when that module loads: post-hooks of later modules see
+/// it and may remove it. Computing the owners once, from the module paths, replaces PyTorch's
+/// per-module scan of every key under the module's prefix.
+struct Layout {
+    /// The state dict's generation these positions and owners are for.
+    generation: u64,
+    /// For each entry of the model, in walk order, its position in the state dict (cleared
+    /// when the keys change).
+    positions: Vec<Option<usize>>,
+    /// `(owner's pre-order index, state-dict position)` of each key no entry takes, sorted.
+    unexpected: Vec<(usize, usize)>,
+}
+
+impl Layout {
+    fn new<T: Tensor>(module: &dyn Module<T>, state_dict: &StateDict<T>) -> Self {
+        let mut positions = Vec::new();
+        let mut taken = vec![false; state_dict.len()];
+        crate::state_dict::walk(
+            module,
+            &mut String::new(),
+            &mut |key, _| {
+                let position = state_dict.index_of(key);
+                if let Some(p) = position {
+                    taken[p] = true;
+                }
+                positions.push(position);
+            },
+            &mut |_, _, _| {},
+        );
+        let mut layout = Layout {
+            generation: state_dict.generation(),
+            positions,
+            unexpected: Vec::new(),
+        };
+        if taken.contains(&false) {
+            layout.unexpected = owners(module, state_dict, |p, _| !taken[p]);
+        }
+        layout
+    }
+
+    /// Recomputes the owners after a hook or a migration changed the state dict's keys (the
+    /// positions are then not used any more).
+    fn refresh<T: Tensor>(&mut self, module: &dyn Module<T>, state_dict: &StateDict<T>) {
+        let mut keys = HashSet::new();
+        crate::state_dict::walk(
+            module,
+            &mut String::new(),
+            &mut |key, _| {
+                keys.insert(key.to_owned());
+            },
+            &mut |_, _, _| {},
+        );
+        self.unexpected = owners(module, state_dict, |_, key| !keys.contains(key));
+        self.generation = state_dict.generation();
+        self.positions.clear();
+    }
+
+    /// The state-dict positions of the unexpected keys module `index` (pre-order) reports.
+    fn reported_by(&self, index: usize) -> impl Iterator<Item = usize> + '_ {
+        let start = self.unexpected.partition_point(|&(owner, _)| owner < index);
+        self.unexpected[start..]
+            .iter()
+            .take_while(move |&&(owner, _)| owner == index)
+            .map(|&(_, position)| position)
+    }
+}
+
+/// `(owner's pre-order index, position)` for the state-dict keys `unexpected` selects, sorted.
+fn owners<T: Tensor>(
+    module: &dyn Module<T>,
+    state_dict: &StateDict<T>,
+    unexpected: impl Fn(usize, &str) -> bool,
+) -> Vec<(usize, usize)> {
+    let modules: HashMap<String, usize> = module
+        .named_modules()
+        .into_iter()
+        .enumerate()
+        .map(|(index, (path, _))| (path, index))
+        .collect();
+    let owner = |key: &str| {
+        key.match_indices('.')
+            .rev()
+            .find_map(|(at, _)| modules.get(&key[..at]).copied())
+            .unwrap_or(0)
+    };
+    let mut out: Vec<(usize, usize)> = state_dict
+        .keys()
+        .enumerate()
+        .filter(|&(position, key)| unexpected(position, key))
+        .map(|(position, key)| (owner(key), position))
+        .collect();
+    out.sort_unstable();
+    out
 }
 
 /// The first phase: everything PyTorch's `load` does except the writes.
 struct Planner<'a, 'b, T: Tensor> {
+    root: &'a dyn Module<T>,
     /// The caller's state dict, copied only if a load pre-hook or a migration needs to edit it.
     state_dict: Cow<'b, StateDict<T>>,
-    /// The state dict's keys, sorted, so the keys under a prefix are one range; rebuilt when a
-    /// hook or a migration changed the keys (the generation they were taken at).
-    sorted: Option<(u64, BTreeSet<String>)>,
+    layout: Layout,
+    /// The next entry's index in `layout.positions`, and the next module's pre-order index.
+    next_entry: usize,
+    next_module: usize,
     assign: bool,
     context: LoadContext,
-    plan: Vec<Planned<'a, T>>,
+    plan: Named<Planned<'a, T>>,
 }
 
 impl<'a, T: Tensor> Planner<'a, '_, T> {
     fn module(&mut self, module: &'a dyn Module<T>, path: &mut String) {
+        let index = self.next_module;
+        self.next_module += 1;
+        let hooked = module.core().hooks_if_any().is_some();
+        if hooked || module.migrates() {
+            self.edit(module, path);
+        }
+        crate::state_dict::walk_own(module, path, &mut |key, target| {
+            let entry = self.next_entry;
+            self.next_entry += 1;
+            let unchanged = self.state_dict.generation() == self.layout.generation;
+            let position = match (unchanged, self.layout.positions.get(entry)) {
+                (true, Some(&position)) => position,
+                _ => self.state_dict.index_of(key),
+            };
+            match position.and_then(|p| self.state_dict.get_index(p)) {
+                None => self.context.keys.missing_keys.push(key.to_owned()),
+                Some((_, value)) => {
+                    let value = value.clone();
+                    self.check(key, target, value);
+                }
+            }
+        });
+        if self.state_dict.generation() != self.layout.generation {
+            self.layout.refresh(self.root, &self.state_dict);
+        }
+        let unexpected = self.layout.reported_by(index);
+        let keys = unexpected.filter_map(|p| self.state_dict.get_index(p));
+        (self.context.keys.unexpected_keys).extend(keys.map(|(key, _)| key.to_owned()));
+
+        module.visit_members(MemberKind::Module, path, &mut |path, entry| {
+            if let Attr::Module(Some(child)) = entry {
+                self.module(child, path);
+            }
+        });
+        if hooked {
+            run_hooks(
+                module,
+                HookKind::LoadStateDictPost,
+                |h: &LoadPostHook<T>| h(module, &mut self.context.keys),
+            );
+        }
+    }
+
+    /// The module's load pre-hooks and its version migration, which may edit the state dict.
+    fn edit(&mut self, module: &'a dyn Module<T>, path: &str) {
         let prefix = key_prefix(path);
         let metadata = self
             .state_dict
             .metadata()
-            .get(path.as_str())
+            .get(path)
             .copied()
             .unwrap_or_default();
         run_hooks(module, HookKind::LoadStateDictPre, |h: &LoadPreHook<T>| {
@@ -144,72 +285,38 @@ impl<'a, T: Tensor> Planner<'a, '_, T> {
         if module.migrates() {
             module.migrate_state_dict(self.state_dict.to_mut(), &prefix, metadata.version);
         }
-
-        let mut local: Vec<(String, StateEntry<'a, T>)> = Vec::new();
-        let mut children: Vec<(String, &'a dyn Module<T>)> = Vec::new();
-        crate::state_dict::walk_own(module, path, &mut |key, entry| {
-            local.push((key.to_owned(), entry))
-        });
-        module.visit_members(MemberKind::Module, path, &mut |key, entry| {
-            if let Attr::Module(Some(child)) = entry {
-                children.push((key.to_owned(), child));
-            }
-        });
-        for (key, target) in local.iter() {
-            match self.state_dict.get(key) {
-                None => self.context.keys.missing_keys.push(key.clone()),
-                Some(value) => self.check(key, target, value.clone()),
-            }
-        }
-        self.unexpected(&prefix, &local, &children);
-        for (mut child_path, child) in children {
-            self.module(child, &mut child_path);
-        }
-        run_hooks(
-            module,
-            HookKind::LoadStateDictPost,
-            |h: &LoadPostHook<T>| h(module, &mut self.context.keys),
-        );
     }
 
     /// Shape and dtype checks of one entry, then its planned write.
-    fn check(&mut self, key: &str, target: &StateEntry<'a, T>, value: T) {
+    fn check(&mut self, key: &str, target: StateEntry<'a, T>, mut value: T) {
         let current = target.tensor();
-        let (model_shape, mut value_shape) = (current.shape(), value.shape());
-        let mut value = value;
-        // PyTorch's backward-compatibility rule: a 0-dim entry accepts a 1-element 1-dim tensor.
-        if model_shape.is_empty() && value_shape == [1] {
-            match value.reshape(&[]) {
-                Ok(v) => {
-                    value = v;
-                    value_shape = Vec::new();
-                }
-                Err(e) => return self.copy_error(key, &model_shape, &value_shape, &e.to_string()),
+        if !current.same_shape(&value) {
+            let (model_shape, value_shape) = (current.shape(), value.shape());
+            // PyTorch's backward-compatibility rule: a 0-dim entry accepts a 1-element 1-dim
+            // tensor.
+            if !(model_shape.is_empty() && value_shape == [1]) {
+                self.context.error_msgs.push(format!(
+                    "size mismatch for {key}: copying a param with shape {} from checkpoint, the shape in current model is {}.",
+                    torch_size(&value_shape),
+                    torch_size(&model_shape)
+                ));
+                return;
             }
-        }
-        if model_shape != value_shape {
-            self.context.error_msgs.push(format!(
-                "size mismatch for {key}: copying a param with shape {} from checkpoint, the shape in current model is {}.",
-                torch_size(&value_shape),
-                torch_size(&model_shape)
-            ));
-            return;
-        }
-        if !self.assign && value.dtype() != current.dtype() {
-            match value.to_dtype(current.dtype()) {
+            match value.reshape(&[]) {
                 Ok(v) => value = v,
                 Err(e) => return self.copy_error(key, &model_shape, &value_shape, &e.to_string()),
             }
         }
-        let target = match target {
-            StateEntry::Parameter(p) => StateEntry::Parameter(*p),
-            StateEntry::Buffer(b) => StateEntry::Buffer(*b),
-        };
-        self.plan.push(Planned {
-            key: key.to_owned(),
-            target,
-            value,
-        });
+        if !self.assign && value.dtype() != current.dtype() {
+            match value.to_dtype(current.dtype()) {
+                Ok(v) => value = v,
+                Err(e) => {
+                    let shape = current.shape();
+                    return self.copy_error(key, &shape, &shape, &e.to_string());
+                }
+            }
+        }
+        self.plan.push(key, (target, value));
     }
 
     fn copy_error(&mut self, key: &str, model: &[usize], checkpoint: &[usize], error: &str) {
@@ -218,48 +325,6 @@ impl<'a, T: Tensor> Planner<'a, '_, T> {
             torch_size(model),
             torch_size(checkpoint)
         ));
-    }
-
-    /// The keys under `prefix` that are neither one of this module's entries nor under one of
-    /// its children, in state-dict order. Each module looks only at the keys under its prefix
-    /// (one range of the sorted keys), so a load costs keys × depth, not keys × modules.
-    fn unexpected(
-        &mut self,
-        prefix: &str,
-        local: &[(String, StateEntry<'a, T>)],
-        children: &[(String, &'a dyn Module<T>)],
-    ) {
-        let generation = self.state_dict.generation();
-        if self.sorted.as_ref().is_none_or(|(g, _)| *g != generation) {
-            let keys = self.state_dict.keys().map(str::to_owned).collect();
-            self.sorted = Some((generation, keys));
-        }
-        let Some((_, sorted)) = &self.sorted else {
-            return;
-        };
-        let local: HashSet<&str> = local.iter().map(|(k, _)| k.as_str()).collect();
-        let children: HashSet<&str> = children.iter().map(|(k, _)| k.as_str()).collect();
-        let mut found: Vec<(usize, &str)> = sorted
-            .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
-            .take_while(|key| key.starts_with(prefix))
-            .filter(|key| !local.contains(key.as_str()))
-            .filter(|key| {
-                // Under a child: the key continues past one of the children's names.
-                !key.match_indices('.')
-                    .any(|(at, _)| at > prefix.len() && children.contains(&key[..at]))
-            })
-            .map(|key| {
-                (
-                    self.state_dict.index_of(key).unwrap_or(usize::MAX),
-                    key.as_str(),
-                )
-            })
-            .collect();
-        found.sort_unstable();
-        self.context
-            .keys
-            .unexpected_keys
-            .extend(found.into_iter().map(|(_, key)| key.to_owned()));
     }
 }
 
@@ -272,14 +337,17 @@ pub(crate) fn load_state_dict<T: Tensor>(
 ) -> Result<IncompatibleKeys, LoadStateDictError> {
     let type_name = module.type_name().to_owned();
     let mut planner = Planner {
+        root: &*module,
         state_dict: Cow::Borrowed(state_dict),
-        sorted: None,
+        layout: Layout::new(&*module, state_dict),
+        next_entry: 0,
+        next_module: 0,
         assign,
         context: LoadContext {
             strict: true,
             ..LoadContext::default()
         },
-        plan: Vec::new(),
+        plan: Named::default(),
     };
     planner.module(&*module, &mut String::new());
     let Planner { context, plan, .. } = planner;
@@ -291,7 +359,10 @@ pub(crate) fn load_state_dict<T: Tensor>(
 
     // A tied parameter loaded under one of its names is not missing under the others.
     if !incompatible.missing_keys.is_empty() {
-        let loaded: AddressSet = plan.iter().map(|p| target_key(&p.target)).collect();
+        let loaded: AddressSet = plan
+            .values()
+            .map(|(target, _)| target_key(target))
+            .collect();
         let tied_and_loaded = tied_keys(&*module, &loaded);
         incompatible
             .missing_keys
@@ -323,15 +394,14 @@ pub(crate) fn load_state_dict<T: Tensor>(
     }
 
     if assign {
-        let values: std::collections::HashMap<String, T> =
-            plan.into_iter().map(|p| (p.key, p.value)).collect();
+        let values: HashMap<String, T> = plan.into_iter().map(|(k, (_, v))| (k, v)).collect();
         assign_all(module, &values);
     } else {
         // In order, so the last of several tied keys wins, as in PyTorch.
-        for planned in plan {
-            match planned.target {
-                StateEntry::Parameter(p) => p.set_tensor(planned.value),
-                StateEntry::Buffer(b) => b.set_tensor(planned.value),
+        for (target, value) in plan.into_values() {
+            match target {
+                StateEntry::Parameter(p) => p.set_tensor(value),
+                StateEntry::Buffer(b) => b.set_tensor(value),
             }
         }
     }
@@ -368,15 +438,8 @@ fn tied_keys<T: Tensor>(module: &dyn Module<T>, loaded: &AddressSet) -> HashSet<
 
 /// `assign=True`: every loaded entry gets a new handle holding the checkpoint's tensor
 /// (parameters keep the module's `requires_grad`). Tied parameters are untied, as in PyTorch.
-fn assign_all<T: Tensor>(
-    module: &mut dyn Module<T>,
-    values: &std::collections::HashMap<String, T>,
-) {
-    fn walk<T: Tensor>(
-        module: &mut dyn Module<T>,
-        path: &mut String,
-        values: &std::collections::HashMap<String, T>,
-    ) {
+fn assign_all<T: Tensor>(module: &mut dyn Module<T>, values: &HashMap<String, T>) {
+    fn walk<T: Tensor>(module: &mut dyn Module<T>, path: &mut String, values: &HashMap<String, T>) {
         module.visit_members_mut(MemberKind::Parameter, path, &mut |key, entry| {
             if let (AttrMut::Parameter(Some(p)), Some(v)) = (entry, values.get(key.as_str())) {
                 *p = Parameter::with_requires_grad(v.clone(), p.requires_grad());

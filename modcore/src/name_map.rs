@@ -93,6 +93,12 @@ impl<V> NameMap<V> {
             .copied()
     }
 
+    /// The entry at `position` in the order.
+    pub fn get_index(&self, position: usize) -> Option<(&str, &V)> {
+        let (start, end, value) = self.entries.get(position)?;
+        Some((&self.names[*start..*end], value))
+    }
+
     /// The value under `key`.
     pub fn get(&self, key: &str) -> Option<&V> {
         self.get_index_of(key).map(|p| &self.entries[p].2)

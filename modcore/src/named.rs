@@ -89,6 +89,11 @@ impl<V> Named<V> {
         self.entries.iter().map(|(_, v)| v)
     }
 
+    /// The values, in order, without their names.
+    pub fn into_values(self) -> impl ExactSizeIterator<Item = V> {
+        self.entries.into_iter().map(|(_, v)| v)
+    }
+
     /// Entries with owned names, as a `Vec`.
     pub fn into_vec(self) -> Vec<(String, V)> {
         self.into_iter().collect()

@@ -112,6 +112,11 @@ impl<T> StateDict<T> {
         self.entries.get_index_of(key)
     }
 
+    /// The entry at `position` in the order.
+    pub(crate) fn get_index(&self, position: usize) -> Option<(&str, &T)> {
+        self.entries.get_index(position)
+    }
+
     /// Changes whenever keys are added or removed.
     pub(crate) fn generation(&self) -> u64 {
         self.generation

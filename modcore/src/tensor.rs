@@ -111,6 +111,12 @@ pub trait Tensor: Clone + Send + Sync + 'static {
     /// The dimensions, outermost first; empty for a 0-dim tensor.
     fn shape(&self) -> Vec<usize>;
 
+    /// Whether `other` has the same shape; backends compare their dimensions in place, where
+    /// comparing two [`shape`](Tensor::shape)s would allocate twice.
+    fn same_shape(&self, other: &Self) -> bool {
+        self.shape() == other.shape()
+    }
+
     /// The element type.
     fn dtype(&self) -> DType;
 

@@ -32,6 +32,10 @@ impl Tensor for candle_core::Tensor {
         self.dims().to_vec()
     }
 
+    fn same_shape(&self, other: &Self) -> bool {
+        self.dims() == other.dims()
+    }
+
     fn dtype(&self) -> DType {
         match candle_core::Tensor::dtype(self) {
             CandleDType::U8 => DType::U8,

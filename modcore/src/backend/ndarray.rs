@@ -89,6 +89,10 @@ macro_rules! array_tensor {
                 ndarray::ArrayBase::shape(self).to_vec()
             }
 
+            fn same_shape(&self, other: &Self) -> bool {
+                ndarray::ArrayBase::shape(self) == ndarray::ArrayBase::shape(other)
+            }
+
             fn dtype(&self) -> DType {
                 A::DTYPE
             }
