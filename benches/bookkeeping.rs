@@ -182,6 +182,17 @@ fn bookkeeping(c: &mut Criterion) {
         b.iter(|| black_box(&model).named_modules())
     });
     g.bench_function("state_dict", |b| b.iter(|| black_box(&model).state_dict()));
+    // What any state dict of this model costs on candle: reading each parameter's tensor (a
+    // read lock, since tied handles can replace it) and cloning the handle, then dropping it.
+    let params = model.parameters();
+    g.bench_function("state_dict_floor", |b| {
+        b.iter(|| {
+            black_box(&params)
+                .iter()
+                .map(|p| p.tensor())
+                .collect::<Vec<_>>()
+        })
+    });
     let sd: StateDict<Tensor> = model.state_dict();
     let mut target = net();
     g.bench_function("load_state_dict_strict", |b| {
