@@ -260,11 +260,7 @@ pub trait Module<T: Tensor>: Any + Send + Sync {
         recurse: bool,
         remove_duplicate: bool,
     ) -> Named<&Parameter<T>> {
-        let mut out = Named::default();
-        self.visit_parameters(prefix, recurse, remove_duplicate, &mut |name, p| {
-            out.push(name, p)
-        });
-        out
+        traversal::named_tensors(self.as_dyn(), prefix, recurse, remove_duplicate)
     }
 
     /// Every parameter of the tree, tied ones once.
@@ -298,11 +294,7 @@ pub trait Module<T: Tensor>: Any + Send + Sync {
         recurse: bool,
         remove_duplicate: bool,
     ) -> Named<&Buffer<T>> {
-        let mut out = Named::default();
-        self.visit_buffers(prefix, recurse, remove_duplicate, &mut |name, b| {
-            out.push(name, b)
-        });
-        out
+        traversal::named_tensors(self.as_dyn(), prefix, recurse, remove_duplicate)
     }
 
     /// Every buffer of the tree, shared ones once.

@@ -147,7 +147,7 @@ pub(crate) fn named_modules<'a, T: Tensor>(
 
 /// A kind of tensor entry a walk reports (parameters or buffers), and how it tells two
 /// entries apart.
-trait TensorEntry<T: Tensor> {
+pub(crate) trait TensorEntry<T: Tensor> {
     const KIND: MemberKind;
     fn extract(attr: Attr<'_, T>) -> Option<&Self>;
     /// Whether another handle exists (a value with one handle cannot be met twice).
@@ -190,29 +190,33 @@ impl<T: Tensor> TensorEntry<T> for Buffer<T> {
 
 /// PyTorch's `_named_members`: for each module in `named_modules` order (or just this one
 /// without `recurse`), its own entries of one kind, skipping `None` and, with
-/// `remove_duplicate`, entries already reported (by identity, across the whole walk).
-fn visit_tensors<'a, T: Tensor, X: TensorEntry<T>>(
+/// `remove_duplicate`, entries already reported (by identity, across the whole walk). Generic
+/// over `f`, so a caller's own sink is called directly, not through a second dynamic call.
+fn visit_tensors<'a, T: Tensor, X: TensorEntry<T> + 'a, F: FnMut(&str, &'a X)>(
     module: &'a dyn Module<T>,
     prefix: &str,
     recurse: bool,
     remove_duplicate: bool,
-    f: &mut dyn FnMut(&str, &'a X),
+    f: F,
 ) {
-    struct Walk<'f, 'a, X> {
+    struct Walk<X, F> {
         seen: Option<AddressSet>,
         recurse: bool,
-        f: &'f mut dyn FnMut(&str, &'a X),
+        f: F,
+        _entry: std::marker::PhantomData<fn(&X)>,
     }
 
-    fn walk<'a, T: Tensor, X: TensorEntry<T>>(
+    fn walk<'a, T: Tensor, X: TensorEntry<T> + 'a, F: FnMut(&str, &'a X)>(
         module: &'a dyn Module<T>,
         path: &mut String,
-        state: &mut Walk<'_, 'a, X>,
+        state: &mut Walk<X, F>,
     ) {
         module.visit_members(X::KIND, path, &mut |path, entry| {
             let Some(value) = X::extract(entry) else {
                 return;
             };
+            // Only a value with several handles can be met twice; checking the handle count
+            // is cheaper than hashing every entry.
             if let (Some(seen), true) = (&mut state.seen, value.is_shared()) {
                 if !seen.insert(value.key()) {
                     return;
@@ -233,8 +237,23 @@ fn visit_tensors<'a, T: Tensor, X: TensorEntry<T>>(
         seen: remove_duplicate.then(AddressSet::default),
         recurse,
         f,
+        _entry: std::marker::PhantomData,
     };
-    walk::<T, X>(module, &mut prefix.to_owned(), &mut state);
+    walk::<T, X, F>(module, &mut prefix.to_owned(), &mut state);
+}
+
+/// `named_parameters` / `named_buffers`.
+pub(crate) fn named_tensors<'a, T: Tensor, X: TensorEntry<T> + 'a>(
+    module: &'a dyn Module<T>,
+    prefix: &str,
+    recurse: bool,
+    remove_duplicate: bool,
+) -> Named<&'a X> {
+    let mut out = Named::default();
+    visit_tensors(module, prefix, recurse, remove_duplicate, |name, value| {
+        out.push(name, value)
+    });
+    out
 }
 
 pub(crate) fn visit_parameters<'a, T: Tensor>(
