@@ -83,6 +83,16 @@ fn name_map_keeps_insertion_order_across_replacement_and_removal() {
     assert_eq!(format!("{m:?}"), "{\"z\": 0, \"y\": 21}");
     let collected: NameMap<i32> = [("z", 0), ("y", 21)].into_iter().collect();
     assert_eq!(collected, m);
+    // Many removals: the keys left are still found (the key buffer is compacted).
+    for i in 0..100 {
+        m.insert(format!("k{i}"), i);
+    }
+    m.retain(|k, _| k.len() == 1 || k == "k42");
+    for i in 0..99 {
+        assert!(m.remove(&format!("k{i}")).is_none() || i == 42);
+    }
+    assert_eq!(m.iter().collect::<Vec<_>>(), [("z", &0), ("y", &21)]);
+    assert_eq!(m.get("y"), Some(&21));
 }
 
 #[test]

@@ -30,7 +30,7 @@ use hashbrown::HashTable;
 /// ```
 #[derive(Clone)]
 pub struct NameMap<V> {
-    /// Every key, back to back (removed keys leave their bytes until the map is dropped).
+    /// Every key, back to back (removed keys leave their bytes until they are half the buffer).
     names: String,
     /// Each entry's key span in `names`, and its value.
     entries: Vec<(usize, usize, V)>,
@@ -171,9 +171,21 @@ impl<V> NameMap<V> {
         self.reindex();
     }
 
-    /// Positions moved: rebuild the index if there was one (a built index stays built, so that
-    /// `push_new` knows whether lookups happened).
+    /// Entries were removed: drop the bytes of removed keys once they are most of the buffer,
+    /// and rebuild the index if there was one (a built index stays built, so that `push_new`
+    /// knows whether lookups happened).
     fn reindex(&mut self) {
+        let live: usize = self.entries.iter().map(|(start, end, _)| end - start).sum();
+        if self.names.len() > 2 * live {
+            let mut names = String::with_capacity(live);
+            for (start, end, _) in &mut self.entries {
+                let key = &self.names[*start..*end];
+                *start = names.len();
+                names.push_str(key);
+                *end = names.len();
+            }
+            self.names = names;
+        }
         if self.index.take().is_some() {
             self.index();
         }
