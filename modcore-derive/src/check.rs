@@ -1,7 +1,7 @@
 //! Cross-field rules, checked after parsing and before generation (which never re-validates).
 //!
 //! Rules that need type information (is this field's type a member? is a `#[buffer]` field a
-//! buffer? is a name reserved?) are checked by the compiler on assertions `expand` emits.
+//! buffer?) are checked by the compiler on assertions `expand` emits.
 
 use std::collections::HashMap;
 
@@ -9,6 +9,7 @@ use syn::GenericParam;
 
 use crate::ast::{Input, Role};
 use crate::ctxt::Ctxt;
+use crate::reserved::RESERVED_NAMES;
 
 pub fn check(cx: &Ctxt, input: &Input) {
     check_core(cx, input);
@@ -72,7 +73,7 @@ fn check_field_attrs(cx: &Ctxt, input: &Input) {
     }
 }
 
-/// Member names: non-empty, no `.`, unique among members and plain fields.
+/// Member names: non-empty, no `.`, not reserved, unique among members and plain fields.
 fn check_names(cx: &Ctxt, input: &Input) {
     let mut seen: HashMap<&str, &crate::ast::Field> = HashMap::new();
     for field in &input.fields {
@@ -91,6 +92,16 @@ fn check_names(cx: &Ctxt, input: &Input) {
             if field.name.contains('.') {
                 cx.error_spanned_by(&span_tokens, "member name can't contain \".\"");
                 continue;
+            }
+            if RESERVED_NAMES.contains(&field.name.as_str()) {
+                let name = &field.name;
+                cx.error_spanned_by(
+                    &span_tokens,
+                    format!(
+                        "`{name}` is an attribute of every module (PyTorch: attribute '{name}' \
+                         already exists); rename the member with #[module(rename = \"...\")]"
+                    ),
+                );
             }
         }
         if field.name.is_empty() {

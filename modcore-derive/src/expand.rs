@@ -337,9 +337,8 @@ impl Impls<'_> {
     }
 }
 
-/// Compile-time checks that need types: `#[buffer]` fields are buffers, and no member takes a
-/// name every module has. (That every member field's type is a `Member` is checked by the
-/// table, see `table::row`.) Fields whose type mentions a type parameter are checked where the
+/// Compile-time checks that need types: `#[buffer]` fields are buffers. (That every member
+/// field's type is a `Member` is checked by the table, see `table::row`.) Fields whose type mentions a type parameter are checked where the
 /// struct is used instead.
 fn assertions(input: &Input, krate: &syn::Path) -> TokenStream {
     let type_params: Vec<&Ident> = input.generics.type_params().map(|p| &p.ident).collect();
@@ -360,18 +359,6 @@ fn assertions(input: &Input, krate: &syn::Path) -> TokenStream {
                 });
             }
         }
-        let name = &field.name;
-        let message = format!(
-            "`{name}` is an attribute of every module (PyTorch: attribute '{name}' already exists); \
-             rename the member with #[module(rename = \"...\")]"
-        );
-        let span = match &field.attrs.rename {
-            Some(rename) => rename.span(),
-            None => field.member.span(),
-        };
-        out.extend(quote_spanned! {span=>
-            const _: () = ::core::assert!(!#krate::__private::is_reserved(#name), #message);
-        });
     }
     out
 }

@@ -12,6 +12,7 @@ mod check;
 mod ctxt;
 mod expand;
 mod fallback;
+mod reserved;
 mod table;
 
 use proc_macro::TokenStream;
@@ -25,4 +26,12 @@ use syn::{parse_macro_input, DeriveInput};
 pub fn derive_module(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     expand::derive(&input).into()
+}
+
+/// `modcore::RESERVED_NAMES`: the names no member may take, as an array expression. Not part of
+/// the public API.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __reserved_names(_: TokenStream) -> TokenStream {
+    reserved::tokens().into()
 }

@@ -20,61 +20,13 @@ use crate::{AttributeError, Buffer, Error, MemberInfo, MemberKind, Module, Param
 
 /// Names every module has as attributes, so no member may take them: PyTorch's instance
 /// attribute `training` and the `nn.Module` methods (`register_parameter("forward", …)` raises
-/// ``attribute 'forward' already exists``). `#[derive(Module)]` refuses them at compile time.
-pub const RESERVED_NAMES: &[&str] = &[
-    "training",
-    "forward",
-    "train",
-    "eval",
-    "apply",
-    "parameters",
-    "named_parameters",
-    "buffers",
-    "named_buffers",
-    "children",
-    "named_children",
-    "modules",
-    "named_modules",
-    "state_dict",
-    "load_state_dict",
-    "register_parameter",
-    "register_buffer",
-    "register_module",
-    "add_module",
-    "get_submodule",
-    "set_submodule",
-    "get_parameter",
-    "get_buffer",
-    "requires_grad_",
-    "zero_grad",
-    "extra_repr",
-];
+/// ``attribute 'forward' already exists``). `#[derive(Module)]` refuses them at compile time
+/// (the list lives in `modcore-derive`, which checks it while expanding).
+pub const RESERVED_NAMES: &[&str] = &modcore_derive::__reserved_names!();
 
-/// Whether `name` is one of [`RESERVED_NAMES`]; usable in constants.
-pub const fn is_reserved(name: &str) -> bool {
-    let mut i = 0;
-    while i < RESERVED_NAMES.len() {
-        if str_eq(RESERVED_NAMES[i], name) {
-            return true;
-        }
-        i += 1;
-    }
-    false
-}
-
-const fn str_eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut i = 0;
-    while i < a.len() {
-        if a[i] != b[i] {
-            return false;
-        }
-        i += 1;
-    }
-    true
+/// Whether `name` is one of [`RESERVED_NAMES`].
+pub(crate) fn is_reserved(name: &str) -> bool {
+    RESERVED_NAMES.contains(&name)
 }
 
 /// Where a name lives on a module.
