@@ -56,6 +56,9 @@
 //! | `nn.ModuleDict` field                     | `IndexMap<String, M>`, `BTreeMap<String, M>`        |
 //! | heterogeneous submodule                   | `Box<dyn Module<T>>`                                |
 //! | `register_buffer(name, t, persistent=False)` | `#[buffer(persistent = false)]`, or [`Module::register_buffer`] |
+//! | `named_parameters()` and the other `named_*` generators | [`Named`]: every name in one buffer, `(&str, v)` by reference, `(String, v)` by value |
+//! | the `OrderedDict` of a state dict and its `_metadata` | [`NameMap`] (inside [`StateDict`]) |
+//! | `getattr(m, name, None)`                  | [`Module::find_attr`]                               |
 //! | `getattr` / `setattr` / `delattr` / `dir` | [`Module::get_attr`], [`Module::set_attr`], [`Module::del_attr`], [`Module::dir`] |
 //! | `AttributeError`                          | [`AttributeError`], with a "Did you mean" hint       |
 //! | `torch.utils.hooks.RemovableHandle`       | [`RemovableHandle`]                                 |
