@@ -183,12 +183,8 @@ fn owners<T: Tensor>(
     state_dict: &StateDict<T>,
     unexpected: impl Fn(usize, &str) -> bool,
 ) -> Vec<(usize, usize)> {
-    let modules: HashMap<String, usize> = module
-        .named_modules()
-        .into_iter()
-        .enumerate()
-        .map(|(index, (path, _))| (path, index))
-        .collect();
+    let named = module.named_modules();
+    let modules: HashMap<&str, usize> = named.names().zip(0..).collect();
     let owner = |key: &str| {
         key.match_indices('.')
             .rev()
