@@ -21,7 +21,7 @@ pub use parameter_dict::ParameterDict;
 pub use parameter_list::ParameterList;
 pub use sequential::Sequential;
 
-use crate::registry::Registry;
+use crate::module::registry::Registry;
 use crate::{Error, ModuleCore, Tensor};
 
 /// The position `index` names in a list of `len` entries: negative indices count from the end.
@@ -83,7 +83,7 @@ pub(crate) fn registry<T: Tensor>(core: &mut ModuleCore) -> &mut Registry<T> {
 }
 
 /// Renames the entries of `map` to `"0".."n-1"`, keeping their order.
-pub(crate) fn renumber<V>(map: &mut crate::registry::Names<V>) {
+pub(crate) fn renumber<V>(map: &mut crate::module::registry::Names<V>) {
     let entries: Vec<V> = std::mem::take(map).into_values().collect();
     map.extend(
         entries
@@ -166,10 +166,10 @@ pub(crate) use list_accessors;
 pub(crate) mod list {
 
     use super::{insert_position, position, renumber};
-    use crate::registration::run_module_hooks;
+    use crate::hooks::global::run_module_hooks;
     use crate::{Error, Module, Tensor};
 
-    pub(crate) type Modules<T> = crate::registry::Names<Option<Box<dyn Module<T>>>>;
+    pub(crate) type Modules<T> = crate::module::registry::Names<Option<Box<dyn Module<T>>>>;
 
     fn present<'a, T: Tensor>(
         key: &str,

@@ -94,7 +94,7 @@ impl<T: Tensor> ParameterDict<T> {
             .filter_map(|(k, p)| {
                 Some(format!(
                     "  ({k}): {}",
-                    crate::repr::parameter_line(p.as_ref()?)
+                    crate::module::repr::parameter_line(p.as_ref()?)
                 ))
             })
             .collect();

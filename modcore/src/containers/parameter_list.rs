@@ -3,7 +3,7 @@
 use std::marker::PhantomData;
 
 use super::{position, registry};
-use crate::registration::run_parameter_hooks;
+use crate::hooks::global::run_parameter_hooks;
 use crate::{Error, ModuleCore, Parameter, Tensor};
 
 /// Parameters named `"0"`, `"1"`, …: PyTorch's `nn.ParameterList`. Tensors pushed become
@@ -95,7 +95,7 @@ impl<T: Tensor> ParameterList<T> {
         let lines: Vec<String> = self
             .iter()
             .enumerate()
-            .map(|(i, p)| format!("  ({i}): {}", crate::repr::parameter_line(p)))
+            .map(|(i, p)| format!("  ({i}): {}", crate::module::repr::parameter_line(p)))
             .collect();
         lines.join("\n")
     }

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 
-use crate::hooks::HookKind;
-use crate::member::Attr;
+use crate::hooks::storage::HookKind;
+use crate::module::member::Attr;
 use crate::{Buffer, MemberKind, Module, NameMap, Parameter, Tensor};
 
 /// The per-module metadata PyTorch keeps in `state_dict._metadata[path]`.
@@ -155,7 +155,7 @@ impl<K: AsRef<str>, T> FromIterator<(K, T)> for StateDict<T> {
 
 impl<T> IntoIterator for StateDict<T> {
     type Item = (String, T);
-    type IntoIter = crate::name_map::IntoIter<T>;
+    type IntoIter = crate::state::name_map::IntoIter<T>;
     fn into_iter(self) -> Self::IntoIter {
         self.entries.into_iter()
     }

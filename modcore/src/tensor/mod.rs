@@ -1,8 +1,18 @@
-//! The [`Tensor`] trait: the little modcore needs to know about a tensor.
+//! What the tree holds: tensors, and the two handles a module keeps them in.
 //!
-//! modcore never computes with tensors; it registers, names, finds and (later) saves them.
+//! The [`Tensor`] trait (here) is the little modcore needs to know about a tensor. A module holds
+//! tensors through shared handles: [`Parameter`](crate::Parameter) ([`parameter`], learned, with
+//! `requires_grad`) and [`Buffer`](crate::Buffer) ([`buffer`], kept but not learned); cloning a
+//! handle ties it. Real tensor types implement the trait in [`backend`], one per feature.
+//!
+//! modcore never computes with tensors; it registers, names, finds and saves them.
 //! So the trait asks only for what bookkeeping needs: a shape, a dtype, an element count and
 //! an identity. Real implementations live behind features (`candle`, `ndarray`).
+
+/// Tensor backends.
+pub mod backend;
+pub(crate) mod buffer;
+pub(crate) mod parameter;
 
 use std::fmt;
 use std::hash::Hash;

@@ -13,8 +13,8 @@
 use std::any::{type_name, Any};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
-use crate::forward::{ForwardKw, ForwardResult, HookTypeError};
-use crate::hooks::{global_call_hooks, global_hooks, HookEntry, HookKind, HookRegistry};
+use crate::hooks::forward::{ForwardKw, ForwardResult, HookTypeError};
+use crate::hooks::storage::{global_call_hooks, global_hooks, HookEntry, HookKind, HookRegistry};
 use crate::{Module, Tensor};
 
 /// `hook(module, args) -> new args`.
@@ -171,7 +171,7 @@ where
                 .as_mut()
                 .and_then(|o| (o as &mut dyn Any).downcast_mut());
             if let Some(tensor) = tensor {
-                crate::backward::wrap_output(tensor, wrapping)?;
+                crate::hooks::backward::wrap_output(tensor, wrapping)?;
             }
         }
         Ok(())
@@ -197,12 +197,12 @@ where
 fn backward_hooks<T: Tensor, A: 'static>(
     this: &dyn Module<T>,
     args: &mut A,
-) -> ForwardResult<Option<crate::backward::Wrapping>> {
+) -> ForwardResult<Option<crate::hooks::backward::Wrapping>> {
     let Some(input) = (args as &mut dyn Any).downcast_mut::<candle_core::Tensor>() else {
         return Ok(None);
     };
     let entries = |kind| snapshot(this, kind).into_iter().map(|(_, e)| e).collect();
-    let wrapping = crate::backward::wrap_input(
+    let wrapping = crate::hooks::backward::wrap_input(
         input,
         entries(HookKind::BackwardPre),
         entries(HookKind::Backward),

@@ -8,7 +8,7 @@
 use std::any::Any;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::hooks::{HookGuard, HookOptions};
+use crate::hooks::storage::{HookGuard, HookOptions};
 use crate::{Module, ModuleHooks, Tensor};
 
 /// Whether a module path matches a pattern (see the module docs).

@@ -14,7 +14,7 @@
 //! (`ModuleList`, `ModuleDict`, `ParameterList`, …), so a model declared with plain collections
 //! prints like its PyTorch original.
 
-use crate::member::{Attr, Collection};
+use crate::module::member::{Attr, Collection};
 use crate::{MemberKind, Module, Parameter, Tensor};
 
 /// PyTorch's `_addindent`: every line after the first that is not blank gets `spaces` spaces.

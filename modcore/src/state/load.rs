@@ -19,10 +19,10 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
-use crate::member::{Attr, AttrMut};
-use crate::state_dict::{key_prefix, run_hooks, StateDict, StateEntry};
+use crate::module::member::{Attr, AttrMut};
+use crate::module::traversal::AddressSet;
+use crate::state::state_dict::{key_prefix, run_hooks, StateDict, StateEntry};
 use crate::tensor::torch_size;
-use crate::traversal::AddressSet;
 use crate::{Buffer, HookKind, MemberKind, Module, ModuleMetadata, Named, Parameter, Tensor};
 
 /// The keys a load did not match: PyTorch's `_IncompatibleKeys`.
@@ -127,7 +127,7 @@ impl Layout {
     fn new<T: Tensor>(module: &dyn Module<T>, state_dict: &StateDict<T>) -> Self {
         let mut positions = Vec::new();
         let mut taken = vec![false; state_dict.len()];
-        crate::state_dict::walk(
+        crate::state::state_dict::walk(
             module,
             &mut String::new(),
             &mut |key, _| {
@@ -154,7 +154,7 @@ impl Layout {
     /// positions are then not used any more).
     fn refresh<T: Tensor>(&mut self, module: &dyn Module<T>, state_dict: &StateDict<T>) {
         let mut keys = HashSet::new();
-        crate::state_dict::walk(
+        crate::state::state_dict::walk(
             module,
             &mut String::new(),
             &mut |key, _| {
@@ -223,7 +223,7 @@ impl<'a, T: Tensor> Planner<'a, '_, T> {
         if hooked || module.migrates() {
             self.edit(module, path);
         }
-        crate::state_dict::walk_own(module, path, &mut |key, target| {
+        crate::state::state_dict::walk_own(module, path, &mut |key, target| {
             let entry = self.next_entry;
             self.next_entry += 1;
             let unchanged = self.state_dict.generation() == self.layout.generation;
@@ -419,7 +419,7 @@ fn target_key<T>(target: &StateEntry<'_, T>) -> usize {
 /// The state-dict keys whose parameter or buffer is one of `loaded`.
 fn tied_keys<T: Tensor>(module: &dyn Module<T>, loaded: &AddressSet) -> HashSet<String> {
     let mut out = HashSet::new();
-    crate::state_dict::walk(
+    crate::state::state_dict::walk(
         module,
         &mut String::new(),
         &mut |key, entry| {

@@ -3,9 +3,9 @@
 use std::any::Any;
 use std::fmt;
 
-use crate::hooks::HookRegistry;
+use crate::hooks::storage::HookRegistry;
 use crate::lazy::LazyBox;
-use crate::registry::Registry;
+use crate::module::registry::Registry;
 use crate::Tensor;
 
 /// The per-instance state of a module: PyTorch's `training` flag, the run-time registries

@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::member::{push_segment, Attr, AttrMut};
+use crate::module::member::{push_segment, Attr, AttrMut};
 use crate::{Buffer, MemberKind, Module, Named, Parameter, Tensor};
 
 /// Hashes the addresses that identify parameters and buffers: one multiplication (Fibonacci

@@ -8,11 +8,11 @@
 
 use std::any::Any;
 
-use crate::call::{self, AnyPostHook, AnyPreHook, PostHook, PreHook};
-use crate::forward::{ForwardKw, ForwardResult};
-use crate::hooks::{HookKind, HookOptions, RemovableHandle};
-use crate::load::{LoadPostHook, LoadPreHook};
-use crate::state_dict::{erase, StateDictPostHook, StateDictPreHook};
+use crate::hooks::call::{self, AnyPostHook, AnyPreHook, PostHook, PreHook};
+use crate::hooks::forward::{ForwardKw, ForwardResult};
+use crate::hooks::storage::{HookKind, HookOptions, RemovableHandle};
+use crate::state::load::{LoadPostHook, LoadPreHook};
+use crate::state::state_dict::{erase, StateDictPostHook, StateDictPreHook};
 use crate::{IncompatibleKeys, LoadContext, Module, ModuleMetadata, StateDict, Tensor};
 
 /// The output type of a module called with `A` and keyword arguments `K`.
@@ -159,17 +159,17 @@ pub trait ModuleHooks<T: Tensor>: Module<T> {
 
     /// PyTorch's `register_full_backward_pre_hook` (candle backend): `hook(grad_output)` runs when
     /// the gradient with respect to this module's output is ready; `Some` replaces it. See the
-    /// [`backward`](crate::backward) module.
+    /// [`backward`](crate::hooks::backward) module.
     #[cfg(feature = "candle")]
     fn register_full_backward_pre_hook(
         &self,
-        hook: impl Fn(&[Option<candle_core::Tensor>]) -> Option<crate::backward::Grads>
+        hook: impl Fn(&[Option<candle_core::Tensor>]) -> Option<crate::hooks::backward::Grads>
             + Send
             + Sync
             + 'static,
         options: HookOptions,
     ) -> RemovableHandle {
-        let hook: crate::backward::BackwardPreHook = Box::new(hook);
+        let hook: crate::hooks::backward::BackwardPreHook = Box::new(hook);
         register_with(self, HookKind::BackwardPre, erase(hook), options, false)
     }
 
@@ -182,7 +182,7 @@ pub trait ModuleHooks<T: Tensor>: Module<T> {
         hook: impl Fn(
                 &[Option<candle_core::Tensor>],
                 &[Option<candle_core::Tensor>],
-            ) -> Option<crate::backward::Grads>
+            ) -> Option<crate::hooks::backward::Grads>
             + Send
             + Sync
             + 'static,
@@ -191,7 +191,7 @@ pub trait ModuleHooks<T: Tensor>: Module<T> {
         self.core()
             .hooks()
             .claim_backward_kind(true, "on a single Module")?;
-        let hook: crate::backward::BackwardHook = Box::new(hook);
+        let hook: crate::hooks::backward::BackwardHook = Box::new(hook);
         Ok(register_with(
             self,
             HookKind::Backward,

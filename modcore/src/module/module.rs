@@ -4,8 +4,9 @@ use std::any::Any;
 
 use indexmap::IndexMap;
 
-use crate::member::{Attr, AttrMut, Value};
-use crate::{attrs, load, paths, state_dict, traversal};
+use crate::module::member::{Attr, AttrMut, Value};
+use crate::module::{attrs, paths, traversal};
+use crate::state::{load, state_dict};
 use crate::{
     AttributeError, Buffer, Error, IncompatibleKeys, LoadStateDictError, MemberInfo, MemberKind,
     ModuleCore, Named, Parameter, StateDict, StateEntry, Tensor,
@@ -184,7 +185,7 @@ pub trait Module<T: Tensor>: Any + Send + Sync {
     /// submodule (including `None` ones), collection fields printed as the containers they stand
     /// for. `Debug` on `dyn Module<T>` prints the same.
     fn repr(&self) -> String {
-        crate::repr::repr(self.as_dyn())
+        crate::module::repr::repr(self.as_dyn())
     }
 
     // ---- members of this module ---------------------------------------------------------------

@@ -15,8 +15,8 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use crate::call::{AnyPostHook, AnyPreHook};
-use crate::hooks::{global_hooks, HookKind, HookOptions, RemovableHandle};
+use crate::hooks::call::{AnyPostHook, AnyPreHook};
+use crate::hooks::storage::{global_hooks, HookKind, HookOptions, RemovableHandle};
 use crate::{Buffer, Module, Parameter, Tensor};
 
 type ParameterHook<T> =
@@ -173,12 +173,12 @@ pub fn register_module_forward_hook<T: Tensor>(
 /// module's own backward pre-hooks.
 #[cfg(feature = "candle")]
 pub fn register_module_full_backward_pre_hook(
-    hook: impl Fn(&[Option<candle_core::Tensor>]) -> Option<crate::backward::Grads>
+    hook: impl Fn(&[Option<candle_core::Tensor>]) -> Option<crate::hooks::backward::Grads>
         + Send
         + Sync
         + 'static,
 ) -> RemovableHandle {
-    let hook: crate::backward::BackwardPreHook = Box::new(hook);
+    let hook: crate::hooks::backward::BackwardPreHook = Box::new(hook);
     global_hooks().register(
         HookKind::BackwardPre,
         Arc::new(hook),
@@ -193,12 +193,12 @@ pub fn register_module_full_backward_hook(
     hook: impl Fn(
             &[Option<candle_core::Tensor>],
             &[Option<candle_core::Tensor>],
-        ) -> Option<crate::backward::Grads>
+        ) -> Option<crate::hooks::backward::Grads>
         + Send
         + Sync
         + 'static,
 ) -> Result<RemovableHandle, crate::Error> {
     global_hooks().claim_backward_kind(true, "as a global Module hook")?;
-    let hook: crate::backward::BackwardHook = Box::new(hook);
+    let hook: crate::hooks::backward::BackwardHook = Box::new(hook);
     Ok(global_hooks().register(HookKind::Backward, Arc::new(hook), HookOptions::default()))
 }

@@ -5,7 +5,7 @@
 //! module, or the container a collection stands for, that was searched) and
 //! `` `{atom}` is not an nn.Module `` when an atom exists but cannot be walked through.
 
-use crate::member::{Attr, AttrMut, Collection, Value};
+use crate::module::member::{Attr, AttrMut, Collection, Value};
 use crate::{Buffer, Error, Module, Parameter, Tensor};
 
 /// A node a path can walk through.

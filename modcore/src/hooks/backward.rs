@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Tensor};
 
-use crate::hooks::HookEntry;
+use crate::hooks::storage::HookEntry;
 
 /// Gradients as PyTorch's backward hooks see them: one entry per tensor, `None` where there is
 /// no gradient.

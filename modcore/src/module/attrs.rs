@@ -13,9 +13,9 @@
 //! - `set_attr` validates names like `register_*` does (PyTorch's `setattr` accepts `"a.b"`);
 //! - validation happens before anything is removed, so a failed `set_attr` changes nothing.
 
-use crate::member::{Attr, AttrMut, Value};
-use crate::registration::{run_buffer_hooks, run_module_hooks, run_parameter_hooks};
-use crate::registry::Registry;
+use crate::hooks::global::{run_buffer_hooks, run_module_hooks, run_parameter_hooks};
+use crate::module::member::{Attr, AttrMut, Value};
+use crate::module::registry::Registry;
 use crate::{AttributeError, Buffer, Error, MemberInfo, MemberKind, Module, Parameter, Tensor};
 
 /// Names every module has as attributes, so no member may take them: PyTorch's instance

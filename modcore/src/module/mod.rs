@@ -1,0 +1,28 @@
+//! The module tree: what `nn.Module` is.
+//!
+//! One node of the tree is three things. The user's struct holds the declared members as plain
+//! fields; `#[derive(Module)]` reads them at compile time and emits the type's static table
+//! ([`table`]: a `MEMBERS` const of [`MemberInfo`](crate::MemberInfo) and `match`-based lookups
+//! by name), through which the node reaches its fields by the [`member`] types' accessors. The
+//! node's [`ModuleCore`](crate::ModuleCore) ([`core`]) holds what PyTorch's `Module.__init__`
+//! sets up per instance: the training flag, and, allocated on first use, the run-time
+//! [`registry`] and the hook table.
+//!
+//! The [`Module`](crate::Module) trait ([`module`]) joins the two: every operation looks in the
+//! static table first and the run-time registry second. On top of that one view sit the
+//! attribute protocol ([`attrs`]), dotted-path lookup ([`paths`]), the walks in PyTorch's order
+//! ([`traversal`], returning [`Named`](crate::Named) from [`named`]) and the printed tree
+//! ([`repr`]).
+
+pub(crate) mod attrs;
+pub(crate) mod core;
+pub(crate) mod member;
+// The folder is the tree; the file is its trait. The name is the concept's in both places.
+#[allow(clippy::module_inception)]
+pub(crate) mod module;
+pub mod named;
+pub(crate) mod paths;
+pub(crate) mod registry;
+pub(crate) mod repr;
+pub(crate) mod table;
+pub(crate) mod traversal;
