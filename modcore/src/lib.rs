@@ -68,7 +68,7 @@
 //! | state-dict and load pre/post hooks        | [`ModuleHooks`]                                     |
 //! | `forward`, `module(x)`, `module(x, **kw)` | [`Forward::forward`], [`ModuleHooks::call`], [`ModuleHooks::call_with_kwargs`] ([`ForwardKw`]) |
 //! | `register_forward_pre_hook` / `register_forward_hook` (`prepend`, `with_kwargs`, `always_call`) | [`ModuleHooks`] methods with [`HookOptions`] |
-//! | `register_module_forward_(pre_)hook`      | [`register_module_forward_pre_hook`], [`register_module_forward_hook`] |
+//! | `register_module_forward_(pre_)hook`      | [`register_module_forward_pre_hook`], [`register_module_forward_hook`] ([`AnyForwardHook`]) |
 //! | `register_full_backward_(pre_)hook` (candle) | [`ModuleHooks`] methods, `backward` module         |
 //! | activation capture (no PyTorch API)       | [`capture::capture`]                                 |
 //! | `nn.Sequential`, `ModuleList`, `ModuleDict`, `ParameterList`, `ParameterDict` | [`containers`] |
@@ -115,6 +115,7 @@ pub mod containers;
 pub mod nn;
 
 pub use crate::error::{AttributeError, Error, PythonType};
+pub use crate::hooks::call::AnyForwardHook;
 pub use crate::hooks::forward::{Forward, ForwardError, ForwardKw, ForwardResult, HookTypeError};
 pub use crate::hooks::global::{
     register_module_buffer_registration_hook, register_module_forward_hook,

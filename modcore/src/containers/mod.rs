@@ -123,6 +123,31 @@ mod tests {
     }
 }
 
+/// `Default` and `new()` of a container: an empty core (and the given fields' initial values).
+/// Written out because `#[derive(Default)]` would ask `T: Default` of the tensor type.
+macro_rules! empty_container {
+    ($name:ident, $doc:literal $(, $field:ident: $init:expr)*) => {
+        impl<T: Tensor> Default for $name<T> {
+            fn default() -> Self {
+                $name {
+                    core: ModuleCore::new(),
+                    $($field: $init,)*
+                    _tensor: PhantomData,
+                }
+            }
+        }
+
+        impl<T: Tensor> $name<T> {
+            #[doc = $doc]
+            pub fn new() -> Self {
+                Self::default()
+            }
+        }
+    };
+}
+
+pub(crate) use empty_container;
+
 /// The accessors `Sequential` and `ModuleList` share: both keep their entries as the run-time
 /// modules of their core, in order.
 macro_rules! list_accessors {

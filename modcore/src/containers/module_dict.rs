@@ -34,21 +34,9 @@ pub struct ModuleDict<T: Tensor> {
     _tensor: PhantomData<fn() -> T>,
 }
 
-impl<T: Tensor> Default for ModuleDict<T> {
-    fn default() -> Self {
-        ModuleDict {
-            core: ModuleCore::new(),
-            _tensor: PhantomData,
-        }
-    }
-}
+super::empty_container!(ModuleDict, "An empty dict.");
 
 impl<T: Tensor> ModuleDict<T> {
-    /// An empty dict.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
     /// Adds or replaces `key` (PyTorch's `md[key] = m`). As in PyTorch, a key may not be one of
     /// the container's own attributes (`keys`, `items`, `values`, `update`, `pop`, `clear`, or
     /// any module attribute).

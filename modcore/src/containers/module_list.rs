@@ -36,21 +36,9 @@ pub struct ModuleList<T: Tensor> {
     _tensor: PhantomData<fn() -> T>,
 }
 
-impl<T: Tensor> Default for ModuleList<T> {
-    fn default() -> Self {
-        ModuleList {
-            core: ModuleCore::new(),
-            _tensor: PhantomData,
-        }
-    }
-}
+super::empty_container!(ModuleList, "An empty list.");
 
 impl<T: Tensor> ModuleList<T> {
-    /// An empty list.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
     super::list_accessors!();
 
     /// Appends a module as entry `len` (PyTorch's `append`, registration hooks included);

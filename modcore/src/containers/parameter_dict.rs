@@ -29,21 +29,9 @@ pub struct ParameterDict<T: Tensor> {
     _tensor: PhantomData<fn() -> T>,
 }
 
-impl<T: Tensor> Default for ParameterDict<T> {
-    fn default() -> Self {
-        ParameterDict {
-            core: ModuleCore::new(),
-            _tensor: PhantomData,
-        }
-    }
-}
+super::empty_container!(ParameterDict, "An empty dict.");
 
 impl<T: Tensor> ParameterDict<T> {
-    /// An empty dict.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
     /// Adds or replaces `key`; keys are validated as `register_parameter` names, and may not be
     /// one of the dict's own methods (`update`, `keys`, …), as in PyTorch.
     pub fn insert(&mut self, key: &str, parameter: Parameter<T>) -> Result<(), Error> {

@@ -31,21 +31,9 @@ pub struct ParameterList<T: Tensor> {
     _tensor: PhantomData<fn() -> T>,
 }
 
-impl<T: Tensor> Default for ParameterList<T> {
-    fn default() -> Self {
-        ParameterList {
-            core: ModuleCore::new(),
-            _tensor: PhantomData,
-        }
-    }
-}
+super::empty_container!(ParameterList, "An empty list.");
 
 impl<T: Tensor> ParameterList<T> {
-    /// An empty list.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
     /// The number of parameters.
     pub fn len(&self) -> usize {
         self.core.registry::<T>().map_or(0, |r| r.parameters.len())

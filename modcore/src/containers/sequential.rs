@@ -57,22 +57,9 @@ pub struct Sequential<T: Tensor> {
     _tensor: PhantomData<fn() -> T>,
 }
 
-impl<T: Tensor> Default for Sequential<T> {
-    fn default() -> Self {
-        Sequential {
-            core: ModuleCore::new(),
-            calls: HashMap::new(),
-            _tensor: PhantomData,
-        }
-    }
-}
+super::empty_container!(Sequential, "An empty sequence: its forward returns its input.", calls: HashMap::new());
 
 impl<T: Tensor> Sequential<T> {
-    /// An empty sequence: its forward returns its input.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
     /// A sequence with the given names (PyTorch's `Sequential(OrderedDict(...))`); the names are
     /// validated as `register_module` does.
     pub fn from_named<M>(entries: impl IntoIterator<Item = (String, M)>) -> Result<Self, Error>

@@ -27,11 +27,34 @@ use crate::hooks::storage::HookEntry;
 /// no gradient.
 pub type Grads = Vec<Option<Tensor>>;
 
-/// `hook(grad_output)`; `Some` replaces `grad_output` (same length).
-pub(crate) type BackwardPreHook = Box<dyn Fn(&[Option<Tensor>]) -> Option<Grads> + Send + Sync>;
-/// `hook(grad_input, grad_output)`; `Some` replaces `grad_input` (same length).
-pub(crate) type BackwardHook =
-    Box<dyn Fn(&[Option<Tensor>], &[Option<Tensor>]) -> Option<Grads> + Send + Sync>;
+/// A full backward pre-hook: `hook(grad_output)`; `Some` replaces `grad_output` (same length).
+/// Every closure of this signature implements it.
+pub trait FullBackwardPreHook:
+    Fn(&[Option<Tensor>]) -> Option<Grads> + Send + Sync + 'static
+{
+}
+
+impl<F> FullBackwardPreHook for F where
+    F: Fn(&[Option<Tensor>]) -> Option<Grads> + Send + Sync + 'static
+{
+}
+
+/// A full backward hook: `hook(grad_input, grad_output)`; `Some` replaces `grad_input` (same
+/// length). Every closure of this signature implements it.
+pub trait FullBackwardHook:
+    Fn(&[Option<Tensor>], &[Option<Tensor>]) -> Option<Grads> + Send + Sync + 'static
+{
+}
+
+impl<F> FullBackwardHook for F where
+    F: Fn(&[Option<Tensor>], &[Option<Tensor>]) -> Option<Grads> + Send + Sync + 'static
+{
+}
+
+/// A stored full backward pre-hook.
+pub(crate) type BackwardPreHook = Box<dyn FullBackwardPreHook>;
+/// A stored full backward hook.
+pub(crate) type BackwardHook = Box<dyn FullBackwardHook>;
 
 /// The hooks of one call, and the gradient with respect to its output once known.
 struct State {
@@ -45,19 +68,30 @@ fn msg(text: String) -> candle_core::Error {
     candle_core::Error::Msg(text)
 }
 
+/// PyTorch's error when a hook returns another number of gradients than it was given.
+fn check_count(
+    hook: &str,
+    grads: &str,
+    new: &[Option<Tensor>],
+    given: &[Option<Tensor>],
+) -> candle_core::Result<()> {
+    if new.len() == given.len() {
+        return Ok(());
+    }
+    Err(msg(format!(
+        "{hook} returned an invalid number of {grads}, got {}, but expected {}",
+        new.len(),
+        given.len()
+    )))
+}
+
 impl State {
     fn run_pre(&self, grad_output: Grads) -> candle_core::Result<Grads> {
         let mut grad_output = grad_output;
         for entry in &self.pre {
             if let Some(hook) = entry.hook.downcast_ref::<BackwardPreHook>() {
                 if let Some(new) = hook(&grad_output) {
-                    if new.len() != grad_output.len() {
-                        return Err(msg(format!(
-                            "Backward pre hook returned an invalid number of grad_output, got {}, but expected {}",
-                            new.len(),
-                            grad_output.len()
-                        )));
-                    }
+                    check_count("Backward pre hook", "grad_output", &new, &grad_output)?;
                     grad_output = new;
                 }
             }
@@ -77,13 +111,7 @@ impl State {
                     if !self.input_requires_grad && new.iter().any(Option::is_some) {
                         return Err(msg("Backward hook for Modules where no input requires gradient should always return None or None for all gradients.".to_owned()));
                     }
-                    if new.len() != grad_input.len() {
-                        return Err(msg(format!(
-                            "Backward hook returned an invalid number of grad_input, got {}, but expected {}",
-                            new.len(),
-                            grad_input.len()
-                        )));
-                    }
+                    check_count("Backward hook", "grad_input", &new, &grad_input)?;
                     grad_input = new;
                 }
             }
@@ -92,10 +120,18 @@ impl State {
     }
 }
 
-/// An identity op on the module's output: its backward runs the pre-hooks.
-struct OutputHook(Arc<State>);
-/// An identity op on the module's input: its backward runs the full hooks.
-struct InputHook(Arc<State>);
+/// An identity op on one side of a module call, whose backward runs that side's hooks.
+struct HookOp {
+    state: Arc<State>,
+    side: Side,
+}
+
+enum Side {
+    /// On the module's output: the gradient with respect to the output runs the pre-hooks.
+    Output,
+    /// On the module's input: the gradient with respect to the input runs the full hooks.
+    Input,
+}
 
 /// The element offsets a layout visits, in row-major order.
 fn offsets(layout: &Layout) -> Vec<usize> {
@@ -133,35 +169,42 @@ fn identity(storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuSt
     Ok((copy!(F32, F64, F16, BF16), layout.shape().clone()))
 }
 
-impl CustomOp1 for OutputHook {
-    fn name(&self) -> &'static str {
-        "backward-hook-output"
-    }
-    fn cpu_fwd(
-        &self,
-        storage: &CpuStorage,
-        layout: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        identity(storage, layout)
-    }
-    fn bwd(&self, _: &Tensor, _: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
-        let grad_output = self.0.run_pre(vec![Some(grad.clone())])?;
-        if !self.0.input_requires_grad {
-            self.0.run_full(vec![None], &grad_output)?;
+impl State {
+    /// The gradient with respect to the module's output is ready: the pre-hooks run (and, when
+    /// the input does not require a gradient, the full hooks with `grad_input = [None]`).
+    fn output_backward(&self, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        let grad_output = self.run_pre(vec![Some(grad.clone())])?;
+        if !self.input_requires_grad {
+            self.run_full(vec![None], &grad_output)?;
         }
         let out = grad_output.first().cloned().flatten();
         *self
-            .0
             .grad_output
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(grad_output);
         Ok(out)
     }
+
+    /// The gradient with respect to the module's input is ready: the full hooks run with the
+    /// `grad_output` the pre-hooks left.
+    fn input_backward(&self, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        let grad_output = self
+            .grad_output
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .unwrap_or_default();
+        let grad_input = self.run_full(vec![Some(grad.clone())], &grad_output)?;
+        Ok(grad_input.into_iter().next().flatten())
+    }
 }
 
-impl CustomOp1 for InputHook {
+impl CustomOp1 for HookOp {
     fn name(&self) -> &'static str {
-        "backward-hook-input"
+        match self.side {
+            Side::Output => "backward-hook-output",
+            Side::Input => "backward-hook-input",
+        }
     }
     fn cpu_fwd(
         &self,
@@ -171,15 +214,10 @@ impl CustomOp1 for InputHook {
         identity(storage, layout)
     }
     fn bwd(&self, _: &Tensor, _: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
-        let grad_output = self
-            .0
-            .grad_output
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-            .unwrap_or_default();
-        let grad_input = self.0.run_full(vec![Some(grad.clone())], &grad_output)?;
-        Ok(grad_input.into_iter().next().flatten())
+        match self.side {
+            Side::Output => self.state.output_backward(grad),
+            Side::Input => self.state.input_backward(grad),
+        }
     }
 }
 
@@ -202,7 +240,10 @@ pub(crate) fn wrap_input(
         grad_output: Mutex::new(None),
     });
     if state.input_requires_grad {
-        *input = input.apply_op1(InputHook(state.clone()))?;
+        *input = input.apply_op1(HookOp {
+            state: state.clone(),
+            side: Side::Input,
+        })?;
     }
     Ok(Some(Wrapping(state)))
 }
@@ -210,7 +251,10 @@ pub(crate) fn wrap_input(
 /// Wraps a call's tensor output so its gradient runs the hooks.
 pub(crate) fn wrap_output(output: &mut Tensor, wrapping: Wrapping) -> candle_core::Result<()> {
     if output.track_op() {
-        *output = output.apply_op1(OutputHook(wrapping.0))?;
+        *output = output.apply_op1(HookOp {
+            state: wrapping.0,
+            side: Side::Output,
+        })?;
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! The call path: PyTorch's `__call__` / `_call_impl`.
 //!
-//! With no forward hook anywhere, [`call`] is `forward` behind one check of two counters. Otherwise
-//! it runs, in PyTorch's order: global then local forward pre-hooks (each sees the arguments the
+//! With no forward hook anywhere, [`ModuleHooks::call`](crate::ModuleHooks::call) is `forward`
+//! behind one check of two counters ([`has_call_hooks`]). Otherwise [`call_with_hooks`] runs, in PyTorch's order: global then local forward pre-hooks (each sees the arguments the
 //! previous one left), `forward`, then global then local forward hooks (each sees the output the
 //! previous one left). Every loop runs over a snapshot, so hooks registered or removed while hooks
 //! run take effect from the next call, and forward hooks registered inside `forward` already run
@@ -15,7 +15,7 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 use crate::hooks::forward::{ForwardKw, ForwardResult, HookTypeError};
 use crate::hooks::storage::{global_call_hooks, global_hooks, HookEntry, HookKind, HookRegistry};
-use crate::{Module, Tensor};
+use crate::{Module, ModuleCore, Tensor};
 
 /// `hook(module, args) -> new args`.
 type ArgsPreHook<T, A> = Box<dyn Fn(&dyn Module<T>, &A) -> Option<A> + Send + Sync>;
@@ -48,31 +48,40 @@ pub(crate) enum PostHook<T: Tensor, A, K, O> {
 pub(crate) type AnyPreHook<T> =
     Box<dyn Fn(&dyn Module<T>, &dyn Any) -> Option<Box<dyn Any>> + Send + Sync>;
 
-/// A type-erased forward hook: `(module, args, kwargs, output)`.
-pub(crate) type AnyPostHook<T> = Box<
-    dyn Fn(&dyn Module<T>, &dyn Any, &dyn Any, Option<&dyn Any>) -> Option<Box<dyn Any>>
-        + Send
-        + Sync,
->;
-
-/// PyTorch's `__call__`: `forward` wrapped in the hooks; see the module docs.
-#[inline]
-pub(crate) fn call<T, A, K, M>(module: &M, args: A, kwargs: K) -> ForwardResult<M::Output>
-where
-    T: Tensor,
-    M: ForwardKw<T, A, K> + ?Sized,
-    A: Clone + 'static,
-    K: Clone + 'static,
-    M::Output: 'static,
+/// A type-erased forward hook: `hook(module, args, kwargs, output)`, with the arguments and the
+/// output behind `&dyn Any` (`kwargs` is `&()` for modules without keyword arguments; `output`
+/// is `None` only for `always_call` hooks on a failed call). A `Some` return must hold the
+/// output type, else the call fails with a [`HookTypeError`].
+///
+/// Every closure of this signature implements it; it names the bound of
+/// [`ModuleHooks::register_forward_hook_any`](crate::ModuleHooks::register_forward_hook_any) and
+/// [`register_module_forward_hook`](crate::register_module_forward_hook).
+pub trait AnyForwardHook<T: Tensor>:
+    Fn(&dyn Module<T>, &dyn Any, &dyn Any, Option<&dyn Any>) -> Option<Box<dyn Any>>
+    + Send
+    + Sync
+    + 'static
 {
-    let local = module
-        .core()
-        .hooks_if_any()
-        .map_or(0, HookRegistry::call_hooks);
-    if local | global_call_hooks() == 0 {
-        return module.forward_kw(args, kwargs);
-    }
-    call_with_hooks(module, args, kwargs)
+}
+
+impl<T: Tensor, F> AnyForwardHook<T> for F where
+    F: Fn(&dyn Module<T>, &dyn Any, &dyn Any, Option<&dyn Any>) -> Option<Box<dyn Any>>
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+/// A stored type-erased forward hook.
+pub(crate) type AnyPostHook<T> = Box<dyn AnyForwardHook<T>>;
+
+/// Whether a call of a module with this core must go through [`call_with_hooks`]: a forward
+/// hook, pre-hook or backward hook is registered on it or globally. Otherwise PyTorch's
+/// `__call__` is `forward` itself.
+#[inline]
+pub(crate) fn has_call_hooks(core: &ModuleCore) -> bool {
+    let local = core.hooks_if_any().map_or(0, HookRegistry::call_hooks);
+    local | global_call_hooks() != 0
 }
 
 /// The hooks of `kind`, global ones first.
@@ -99,8 +108,13 @@ fn replacement<X: 'static>(
         })
 }
 
+/// PyTorch's `_call_impl` with hooks: `forward` wrapped in them; see the module docs.
 #[inline(never)]
-fn call_with_hooks<T, A, K, M>(module: &M, args: A, kwargs: K) -> ForwardResult<M::Output>
+pub(crate) fn call_with_hooks<T, A, K, M>(
+    module: &M,
+    args: A,
+    kwargs: K,
+) -> ForwardResult<M::Output>
 where
     T: Tensor,
     M: ForwardKw<T, A, K> + ?Sized,

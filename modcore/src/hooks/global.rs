@@ -15,7 +15,7 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use crate::hooks::call::{AnyPostHook, AnyPreHook};
+use crate::hooks::call::{AnyForwardHook, AnyPostHook, AnyPreHook};
 use crate::hooks::storage::{global_hooks, HookKind, HookOptions, RemovableHandle};
 use crate::{Buffer, Module, Parameter, Tensor};
 
@@ -155,10 +155,7 @@ pub fn register_module_forward_pre_hook<T: Tensor>(
 /// (`output` is then `None` if `forward` did not finish). (PyTorch's
 /// `register_module_forward_hook`; `kwargs` is `&()` for modules without keyword arguments.)
 pub fn register_module_forward_hook<T: Tensor>(
-    hook: impl Fn(&dyn Module<T>, &dyn Any, &dyn Any, Option<&dyn Any>) -> Option<Box<dyn Any>>
-        + Send
-        + Sync
-        + 'static,
+    hook: impl AnyForwardHook<T>,
     options: HookOptions,
 ) -> RemovableHandle {
     let hook: AnyPostHook<T> = Box::new(hook);
@@ -173,10 +170,7 @@ pub fn register_module_forward_hook<T: Tensor>(
 /// module's own backward pre-hooks.
 #[cfg(feature = "candle")]
 pub fn register_module_full_backward_pre_hook(
-    hook: impl Fn(&[Option<candle_core::Tensor>]) -> Option<crate::hooks::backward::Grads>
-        + Send
-        + Sync
-        + 'static,
+    hook: impl crate::hooks::backward::FullBackwardPreHook,
 ) -> RemovableHandle {
     let hook: crate::hooks::backward::BackwardPreHook = Box::new(hook);
     global_hooks().register(
@@ -190,13 +184,7 @@ pub fn register_module_full_backward_pre_hook(
 /// own full backward hooks. Fails if the global backward-hook kind was set to legacy hooks.
 #[cfg(feature = "candle")]
 pub fn register_module_full_backward_hook(
-    hook: impl Fn(
-            &[Option<candle_core::Tensor>],
-            &[Option<candle_core::Tensor>],
-        ) -> Option<crate::hooks::backward::Grads>
-        + Send
-        + Sync
-        + 'static,
+    hook: impl crate::hooks::backward::FullBackwardHook,
 ) -> Result<RemovableHandle, crate::Error> {
     global_hooks().claim_backward_kind(true, "as a global Module hook")?;
     let hook: crate::hooks::backward::BackwardHook = Box::new(hook);

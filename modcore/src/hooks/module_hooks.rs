@@ -7,12 +7,13 @@
 //! and an `AssertionError`); they edit what they are given in place.
 
 use std::any::Any;
+use std::sync::Arc;
 
-use crate::hooks::call::{self, AnyPostHook, AnyPreHook, PostHook, PreHook};
+use crate::hooks::call::{self, AnyForwardHook, AnyPostHook, AnyPreHook, PostHook, PreHook};
 use crate::hooks::forward::{ForwardKw, ForwardResult};
 use crate::hooks::storage::{HookKind, HookOptions, RemovableHandle};
 use crate::state::load::{LoadPostHook, LoadPreHook};
-use crate::state::state_dict::{erase, StateDictPostHook, StateDictPreHook};
+use crate::state::state_dict::{StateDictPostHook, StateDictPreHook};
 use crate::{IncompatibleKeys, LoadContext, Module, ModuleMetadata, StateDict, Tensor};
 
 /// The output type of a module called with `A` and keyword arguments `K`.
@@ -56,7 +57,7 @@ pub trait ModuleHooks<T: Tensor>: Module<T> {
         A: Clone + 'static,
         Output<Self, T, A>: 'static,
     {
-        call::call(self, args, ())
+        self.call_with_kwargs(args, ())
     }
 
     /// PyTorch's `module(*args, **kwargs)`, for a module that takes keyword arguments.
@@ -68,93 +69,80 @@ pub trait ModuleHooks<T: Tensor>: Module<T> {
         K: Clone + 'static,
         Output<Self, T, A, K>: 'static,
     {
-        call::call(self, args, kwargs)
+        if call::has_call_hooks(self.core()) {
+            call::call_with_hooks(self, args, kwargs)
+        } else {
+            self.forward_kw(args, kwargs)
+        }
     }
 
     /// `hook(module, args)` runs before `forward`; a `Some` return replaces the arguments.
-    fn register_forward_pre_hook<A>(
+    fn register_forward_pre_hook<A: 'static>(
         &self,
         hook: impl Fn(&dyn Module<T>, &A) -> Option<A> + Send + Sync + 'static,
         options: HookOptions,
     ) -> RemovableHandle
     where
         Self: ForwardKw<T, A, ()>,
-        A: 'static,
     {
         let hook: PreHook<T, A, ()> = PreHook::Args(Box::new(hook));
-        register_with(self, HookKind::ForwardPre, erase(hook), options, false)
+        register_with(self, HookKind::ForwardPre, hook, kwargs(options, false))
     }
 
     /// `hook(module, args, kwargs)` runs before `forward`; a `Some` return replaces both
     /// (PyTorch's `with_kwargs=True`).
-    fn register_forward_pre_hook_with_kwargs<A, K>(
+    fn register_forward_pre_hook_with_kwargs<A: 'static, K: 'static>(
         &self,
         hook: impl Fn(&dyn Module<T>, &A, &K) -> Option<(A, K)> + Send + Sync + 'static,
         options: HookOptions,
     ) -> RemovableHandle
     where
         Self: ForwardKw<T, A, K>,
-        A: 'static,
-        K: 'static,
     {
         let hook: PreHook<T, A, K> = PreHook::Kwargs(Box::new(hook));
-        register_with(self, HookKind::ForwardPre, erase(hook), options, true)
+        register_with(self, HookKind::ForwardPre, hook, kwargs(options, true))
     }
 
     /// `hook(module, args, output)` runs after `forward`; a `Some` return replaces the output.
-    fn register_forward_hook<A, O>(
+    fn register_forward_hook<A: 'static, O: 'static>(
         &self,
         hook: impl Fn(&dyn Module<T>, &A, &O) -> Option<O> + Send + Sync + 'static,
         options: HookOptions,
     ) -> RemovableHandle
     where
         Self: ForwardKw<T, A, (), Output = O>,
-        A: 'static,
-        O: 'static,
     {
         let hook: PostHook<T, A, (), O> = PostHook::Args(Box::new(hook));
-        register_with(self, HookKind::Forward, erase(hook), options, false)
+        register_with(self, HookKind::Forward, hook, kwargs(options, false))
     }
 
     /// `hook(module, args, kwargs, output)` runs after `forward` (PyTorch's `with_kwargs=True`).
-    fn register_forward_hook_with_kwargs<A, K, O>(
+    fn register_forward_hook_with_kwargs<A: 'static, K: 'static, O: 'static>(
         &self,
         hook: impl Fn(&dyn Module<T>, &A, &K, &O) -> Option<O> + Send + Sync + 'static,
         options: HookOptions,
     ) -> RemovableHandle
     where
         Self: ForwardKw<T, A, K, Output = O>,
-        A: 'static,
-        K: 'static,
-        O: 'static,
     {
         let hook: PostHook<T, A, K, O> = PostHook::Kwargs(Box::new(hook));
-        register_with(self, HookKind::Forward, erase(hook), options, true)
+        register_with(self, HookKind::Forward, hook, kwargs(options, true))
     }
 
     /// `hook(module, args, kwargs, output)` runs after `forward`, and also when the call fails
     /// (`output` is then what there was, `None` if `forward` did not finish): PyTorch's
     /// `always_call=True`. For a module without keyword arguments `kwargs` is `&()`.
-    fn register_forward_hook_always_call<A, K, O>(
+    fn register_forward_hook_always_call<A: 'static, K: 'static, O: 'static>(
         &self,
         hook: impl Fn(&dyn Module<T>, &A, &K, Option<&O>) -> Option<O> + Send + Sync + 'static,
         options: HookOptions,
     ) -> RemovableHandle
     where
         Self: ForwardKw<T, A, K, Output = O>,
-        A: 'static,
-        K: 'static,
-        O: 'static,
     {
         let hook: PostHook<T, A, K, O> = PostHook::Always(Box::new(hook));
         let options = options.always_call();
-        register_with(
-            self,
-            HookKind::Forward,
-            erase(hook),
-            options,
-            options.with_kwargs,
-        )
+        register_with(self, HookKind::Forward, hook, options)
     }
 
     /// PyTorch's `register_full_backward_pre_hook` (candle backend): `hook(grad_output)` runs when
@@ -163,14 +151,11 @@ pub trait ModuleHooks<T: Tensor>: Module<T> {
     #[cfg(feature = "candle")]
     fn register_full_backward_pre_hook(
         &self,
-        hook: impl Fn(&[Option<candle_core::Tensor>]) -> Option<crate::hooks::backward::Grads>
-            + Send
-            + Sync
-            + 'static,
+        hook: impl crate::hooks::backward::FullBackwardPreHook,
         options: HookOptions,
     ) -> RemovableHandle {
         let hook: crate::hooks::backward::BackwardPreHook = Box::new(hook);
-        register_with(self, HookKind::BackwardPre, erase(hook), options, false)
+        register_with(self, HookKind::BackwardPre, hook, kwargs(options, false))
     }
 
     /// PyTorch's `register_full_backward_hook` (candle backend): `hook(grad_input, grad_output)`
@@ -179,13 +164,7 @@ pub trait ModuleHooks<T: Tensor>: Module<T> {
     #[cfg(feature = "candle")]
     fn register_full_backward_hook(
         &self,
-        hook: impl Fn(
-                &[Option<candle_core::Tensor>],
-                &[Option<candle_core::Tensor>],
-            ) -> Option<crate::hooks::backward::Grads>
-            + Send
-            + Sync
-            + 'static,
+        hook: impl crate::hooks::backward::FullBackwardHook,
         options: HookOptions,
     ) -> Result<RemovableHandle, crate::Error> {
         self.core()
@@ -195,9 +174,8 @@ pub trait ModuleHooks<T: Tensor>: Module<T> {
         Ok(register_with(
             self,
             HookKind::Backward,
-            erase(hook),
-            options,
-            false,
+            hook,
+            kwargs(options, false),
         ))
     }
 
@@ -209,27 +187,18 @@ pub trait ModuleHooks<T: Tensor>: Module<T> {
         options: HookOptions,
     ) -> RemovableHandle {
         let hook: AnyPreHook<T> = Box::new(hook);
-        register_with(self, HookKind::ForwardPre, erase(hook), options, false)
+        register_with(self, HookKind::ForwardPre, hook, kwargs(options, false))
     }
 
     /// A type-erased forward hook, `hook(module, args, kwargs, output)`, run on every call of
     /// this module; `output` is `None` only for `always_call` hooks on a failed call.
     fn register_forward_hook_any(
         &self,
-        hook: impl Fn(&dyn Module<T>, &dyn Any, &dyn Any, Option<&dyn Any>) -> Option<Box<dyn Any>>
-            + Send
-            + Sync
-            + 'static,
+        hook: impl AnyForwardHook<T>,
         options: HookOptions,
     ) -> RemovableHandle {
         let hook: AnyPostHook<T> = Box::new(hook);
-        register_with(
-            self,
-            HookKind::Forward,
-            erase(hook),
-            options,
-            options.with_kwargs,
-        )
+        register_with(self, HookKind::Forward, hook, options)
     }
 
     /// `hook(module, prefix, keep_vars)` runs before this module saves its entries.
@@ -238,13 +207,7 @@ pub trait ModuleHooks<T: Tensor>: Module<T> {
         hook: impl Fn(&dyn Module<T>, &str, bool) + Send + Sync + 'static,
     ) -> RemovableHandle {
         let hook: StateDictPreHook<T> = Box::new(hook);
-        register_with(
-            self,
-            HookKind::StateDictPre,
-            erase(hook),
-            HookOptions::default(),
-            false,
-        )
+        register_with(self, HookKind::StateDictPre, hook, HookOptions::default())
     }
 
     /// `hook(module, state_dict, prefix, local_metadata)` runs after this module and its
@@ -254,13 +217,7 @@ pub trait ModuleHooks<T: Tensor>: Module<T> {
         hook: impl Fn(&dyn Module<T>, &mut StateDict<T>, &str, &ModuleMetadata) + Send + Sync + 'static,
     ) -> RemovableHandle {
         let hook: StateDictPostHook<T> = Box::new(hook);
-        register_with(
-            self,
-            HookKind::StateDict,
-            erase(hook),
-            HookOptions::default(),
-            false,
-        )
+        register_with(self, HookKind::StateDict, hook, HookOptions::default())
     }
 
     /// `hook(module, state_dict, prefix, local_metadata, context)` runs first when this module
@@ -277,9 +234,8 @@ pub trait ModuleHooks<T: Tensor>: Module<T> {
         register_with(
             self,
             HookKind::LoadStateDictPre,
-            erase(hook),
+            hook,
             HookOptions::default(),
-            false,
         )
     }
 
@@ -294,26 +250,31 @@ pub trait ModuleHooks<T: Tensor>: Module<T> {
         register_with(
             self,
             HookKind::LoadStateDictPost,
-            erase(hook),
+            hook,
             HookOptions::default(),
-            false,
         )
     }
 }
 
 impl<T: Tensor, M: Module<T> + ?Sized> ModuleHooks<T> for M {}
 
-/// Stores a hook in the module's table with the given options and `with_kwargs` flag.
-fn register_with<T: Tensor, M: Module<T> + ?Sized>(
+/// Stores a hook in the module's table, type-erased.
+fn register_with<T: Tensor, M: Module<T> + ?Sized, H: Send + Sync + 'static>(
     module: &M,
     kind: HookKind,
-    hook: std::sync::Arc<dyn Any + Send + Sync>,
+    hook: H,
     options: HookOptions,
-    with_kwargs: bool,
 ) -> RemovableHandle {
-    let options = HookOptions {
+    module
+        .core()
+        .hooks()
+        .register(kind, Arc::new(hook), options)
+}
+
+/// `options` with the `with_kwargs` flag a typed hook's signature implies.
+fn kwargs(options: HookOptions, with_kwargs: bool) -> HookOptions {
+    HookOptions {
         with_kwargs,
         ..options
-    };
-    module.core().hooks().register(kind, hook, options)
+    }
 }

@@ -509,15 +509,36 @@ fn parse_index(key: &str) -> Option<usize> {
     }
 }
 
-fn collection_from_value<T: Tensor, C>(value: Value<T>) -> Result<Box<C>, String> {
-    // A collection is assigned as a whole only through its field; `set_attr` cannot build one.
-    Err(value.type_name())
+/// A collection's key, as it is appended to a path: an index or a map key.
+trait PathKey {
+    /// Appends `.key` to `path`; returns the length to truncate back to.
+    fn push_onto(self, path: &mut String) -> usize;
 }
 
-/// Implements `Member`, `MemberAccess` and `Collection` for a sequence type whose items are
-/// reached with `as_slice`/`as_mut_slice`-like indexing.
-macro_rules! sequence_member {
-    ([$($gen:tt)*] $ty:ty) => {
+impl PathKey for usize {
+    fn push_onto(self, path: &mut String) -> usize {
+        push_index(path, self)
+    }
+}
+
+impl PathKey for &String {
+    fn push_onto(self, path: &mut String) -> usize {
+        push_segment(path, self)
+    }
+}
+
+/// Implements `Member`, `MemberAccess` and `Collection` for a collection type: a sequence (keys
+/// are indices, `entries` enumerates) or a string-keyed map (`keyed`). `entries` turns
+/// `iter()`/`iter_mut()` into `(key, item)` pairs; `index` turns a key string into what `get`
+/// takes; `keys` lists the keys of `$this`.
+macro_rules! collection_member {
+    (
+        [$($gen:tt)*] $ty:ty,
+        keyed: $keyed:literal,
+        entries: [$($entries:tt)*],
+        index: |$key:ident| $index:expr,
+        keys: |$this:ident| $keys:expr $(,)?
+    ) => {
         impl<$($gen)*> Member for $ty {
             const KIND: MemberKind = M::KIND;
             const COLLECTION: bool = true;
@@ -534,21 +555,23 @@ macro_rules! sequence_member {
                 AttrMut::Collection(self)
             }
             fn visit<'a>(&'a self, path: &mut String, f: &mut dyn FnMut(&mut String, Attr<'a, T>)) {
-                for (i, item) in self.iter().enumerate() {
-                    let len = push_index(path, i);
+                for (key, item) in self.iter() $($entries)* {
+                    let len = key.push_onto(path);
                     item.visit(path, f);
                     path.truncate(len);
                 }
             }
             fn visit_mut(&mut self, path: &mut String, f: &mut dyn FnMut(&mut String, AttrMut<'_, T>)) {
-                for (i, item) in self.iter_mut().enumerate() {
-                    let len = push_index(path, i);
+                for (key, item) in self.iter_mut() $($entries)* {
+                    let len = key.push_onto(path);
                     item.visit_mut(path, f);
                     path.truncate(len);
                 }
             }
             fn from_value(value: Value<T>) -> Result<Box<Self>, String> {
-                collection_from_value(value)
+                // A collection is assigned as a whole only through its field; `set_attr` cannot
+                // build one.
+                Err(value.type_name())
             }
         }
 
@@ -556,88 +579,47 @@ macro_rules! sequence_member {
         where
             M: MemberAccess<T> + Member + Send + Sync,
         {
-            fn item(&self, key: &str) -> Option<Attr<'_, T>> {
-                self.get(parse_index(key)?).map(MemberAccess::attr)
+            fn item(&self, $key: &str) -> Option<Attr<'_, T>> {
+                self.get($index).map(MemberAccess::attr)
             }
-            fn item_mut(&mut self, key: &str) -> Option<AttrMut<'_, T>> {
-                self.get_mut(parse_index(key)?).map(MemberAccess::attr_mut)
+            fn item_mut(&mut self, $key: &str) -> Option<AttrMut<'_, T>> {
+                self.get_mut($index).map(MemberAccess::attr_mut)
             }
             fn keys(&self) -> Vec<String> {
-                (0..self.len()).map(|i| i.to_string()).collect()
+                let $this = self;
+                $keys
             }
             fn type_name(&self) -> &'static str {
-                container_name(M::KIND, false)
+                container_name(M::KIND, $keyed)
             }
         }
     };
 }
 
-sequence_member!([M: Member] Vec<M>);
-sequence_member!([M: Member, const N: usize] [M; N]);
-
-/// Implements `Member`, `MemberAccess` and `Collection` for a string-keyed map.
-macro_rules! map_member {
-    ($map:ident) => {
-        impl<M: Member> Member for $map<String, M> {
-            const KIND: MemberKind = M::KIND;
-            const COLLECTION: bool = true;
-        }
-
-        impl<T: Tensor, M> MemberAccess<T> for $map<String, M>
-        where
-            M: MemberAccess<T> + Member + Send + Sync,
-        {
-            fn attr(&self) -> Attr<'_, T> {
-                Attr::Collection(self)
-            }
-            fn attr_mut(&mut self) -> AttrMut<'_, T> {
-                AttrMut::Collection(self)
-            }
-            fn visit<'a>(&'a self, path: &mut String, f: &mut dyn FnMut(&mut String, Attr<'a, T>)) {
-                for (key, item) in self.iter() {
-                    let len = push_segment(path, key);
-                    item.visit(path, f);
-                    path.truncate(len);
-                }
-            }
-            fn visit_mut(
-                &mut self,
-                path: &mut String,
-                f: &mut dyn FnMut(&mut String, AttrMut<'_, T>),
-            ) {
-                for (key, item) in self.iter_mut() {
-                    let len = push_segment(path, key);
-                    item.visit_mut(path, f);
-                    path.truncate(len);
-                }
-            }
-            fn from_value(value: Value<T>) -> Result<Box<Self>, String> {
-                collection_from_value(value)
-            }
-        }
-
-        impl<T: Tensor, M> Collection<T> for $map<String, M>
-        where
-            M: MemberAccess<T> + Member + Send + Sync,
-        {
-            fn item(&self, key: &str) -> Option<Attr<'_, T>> {
-                self.get(key).map(MemberAccess::attr)
-            }
-            fn item_mut(&mut self, key: &str) -> Option<AttrMut<'_, T>> {
-                self.get_mut(key).map(MemberAccess::attr_mut)
-            }
-            fn keys(&self) -> Vec<String> {
-                self.keys().cloned().collect()
-            }
-            fn type_name(&self) -> &'static str {
-                container_name(M::KIND, true)
-            }
-        }
-    };
-}
-
-map_member!(IndexMap);
-map_member!(BTreeMap);
+collection_member!([M: Member] Vec<M>,
+    keyed: false,
+    entries: [.enumerate()],
+    index: |key| parse_index(key)?,
+    keys: |this| (0..this.len()).map(|i| i.to_string()).collect(),
+);
+collection_member!([M: Member, const N: usize] [M; N],
+    keyed: false,
+    entries: [.enumerate()],
+    index: |key| parse_index(key)?,
+    keys: |this| (0..this.len()).map(|i| i.to_string()).collect(),
+);
+collection_member!([M: Member] IndexMap<String, M>,
+    keyed: true,
+    entries: [],
+    index: |key| key,
+    keys: |this| this.keys().cloned().collect(),
+);
+collection_member!([M: Member] BTreeMap<String, M>,
+    keyed: true,
+    entries: [],
+    index: |key| key,
+    keys: |this| this.keys().cloned().collect(),
+);
 
 #[cfg(test)]
 mod tests {

@@ -150,10 +150,9 @@ pub(crate) fn named_modules<'a, T: Tensor>(
 pub(crate) trait TensorEntry<T: Tensor> {
     const KIND: MemberKind;
     fn extract(attr: Attr<'_, T>) -> Option<&Self>;
-    /// Whether another handle exists (a value with one handle cannot be met twice).
-    fn is_shared(&self) -> bool;
-    /// The identity of the value.
-    fn key(&self) -> usize;
+    /// The value's identity, if another handle to it exists (a value with one handle cannot be
+    /// met twice).
+    fn shared_key(&self) -> Option<usize>;
 }
 
 impl<T: Tensor> TensorEntry<T> for Parameter<T> {
@@ -163,12 +162,8 @@ impl<T: Tensor> TensorEntry<T> for Parameter<T> {
         attr.parameter()
     }
     #[inline]
-    fn is_shared(&self) -> bool {
-        Parameter::is_shared(self)
-    }
-    #[inline]
-    fn key(&self) -> usize {
-        Parameter::key(self)
+    fn shared_key(&self) -> Option<usize> {
+        self.handle().shared_key()
     }
 }
 
@@ -179,12 +174,8 @@ impl<T: Tensor> TensorEntry<T> for Buffer<T> {
         attr.buffer()
     }
     #[inline]
-    fn is_shared(&self) -> bool {
-        Buffer::is_shared(self)
-    }
-    #[inline]
-    fn key(&self) -> usize {
-        Buffer::key(self)
+    fn shared_key(&self) -> Option<usize> {
+        self.handle().shared_key()
     }
 }
 
@@ -217,8 +208,8 @@ fn visit_tensors<'a, T: Tensor, X: TensorEntry<T> + 'a, F: FnMut(&str, &'a X)>(
             };
             // Only a value with several handles can be met twice; checking the handle count
             // is cheaper than hashing every entry.
-            if let (Some(seen), true) = (&mut state.seen, value.is_shared()) {
-                if !seen.insert(value.key()) {
+            if let (Some(seen), Some(key)) = (&mut state.seen, value.shared_key()) {
+                if !seen.insert(key) {
                     return;
                 }
             }

@@ -411,8 +411,8 @@ fn quoted(keys: &[String]) -> String {
 
 fn target_key<T>(target: &StateEntry<'_, T>) -> usize {
     match target {
-        StateEntry::Parameter(p) => p.key(),
-        StateEntry::Buffer(b) => b.key(),
+        StateEntry::Parameter(p) => p.handle().key(),
+        StateEntry::Buffer(b) => b.handle().key(),
     }
 }
 

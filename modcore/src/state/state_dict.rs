@@ -5,7 +5,6 @@
 //! Tied parameters are *not* de-duplicated: every path gets its key, as in PyTorch.
 
 use std::cell::RefCell;
-use std::sync::Arc;
 
 use indexmap::IndexMap;
 
@@ -319,9 +318,4 @@ pub(crate) fn key_prefix(path: &str) -> String {
     } else {
         format!("{path}.")
     }
-}
-
-/// Registration of state-dict hooks as type-erased entries.
-pub(crate) fn erase<H: Send + Sync + 'static>(hook: H) -> Arc<dyn std::any::Any + Send + Sync> {
-    Arc::new(hook)
 }

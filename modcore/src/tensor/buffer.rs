@@ -1,8 +1,8 @@
 //! [`Buffer`]: a tensor a module keeps but does not learn.
 
 use std::fmt;
-use std::sync::{Arc, PoisonError, RwLock};
 
+use crate::tensor::handle::{handle_methods, Handle};
 use crate::Tensor;
 
 /// A tensor registered on a module that is not a parameter, PyTorch's buffer
@@ -24,71 +24,28 @@ use crate::Tensor;
 /// # }
 /// ```
 pub struct Buffer<T> {
-    inner: Arc<RwLock<T>>,
+    handle: Handle<T>,
 }
 
 impl<T: Tensor> Buffer<T> {
     /// A new buffer holding `tensor`.
     pub fn new(tensor: T) -> Self {
         Buffer {
-            inner: Arc::new(RwLock::new(tensor)),
+            handle: Handle::new(tensor, ()),
         }
-    }
-
-    /// A handle to the current tensor.
-    pub fn tensor(&self) -> T {
-        self.inner
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
     }
 
     /// Replaces the tensor; every handle to this buffer sees the new value.
     pub fn set_tensor(&self, tensor: T) {
-        *self.inner.write().unwrap_or_else(PoisonError::into_inner) = tensor;
-    }
-
-    /// The tensor's shape.
-    pub fn shape(&self) -> Vec<usize> {
-        self.read(Tensor::shape)
-    }
-
-    /// Runs `f` on the tensor without cloning it.
-    pub fn read<R>(&self, f: impl FnOnce(&T) -> R) -> R {
-        f(&self.inner.read().unwrap_or_else(PoisonError::into_inner))
+        self.handle.set(tensor);
     }
 }
 
-impl<T> Buffer<T> {
-    /// Whether `self` and `other` are handles to the same buffer (Python's `is`).
-    pub fn same(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.inner, &other.inner)
-    }
-
-    /// Whether another handle to this value exists. A value with one handle can appear only
-    /// once in a tree, so traversals skip de-duplicating it.
-    pub(crate) fn is_shared(&self) -> bool {
-        Arc::strong_count(&self.inner) > 1
-    }
-
-    /// The identity used to report a shared buffer once.
-    pub(crate) fn key(&self) -> usize {
-        Arc::as_ptr(&self.inner) as *const () as usize
-    }
-}
+handle_methods!(Buffer, (), "buffer");
 
 impl<T: Tensor> From<T> for Buffer<T> {
     fn from(tensor: T) -> Self {
         Buffer::new(tensor)
-    }
-}
-
-impl<T> Clone for Buffer<T> {
-    /// Another handle to the same buffer.
-    fn clone(&self) -> Self {
-        Buffer {
-            inner: Arc::clone(&self.inner),
-        }
     }
 }
 

@@ -12,6 +12,7 @@
 /// Tensor backends.
 pub mod backend;
 pub(crate) mod buffer;
+mod handle;
 pub(crate) mod parameter;
 
 use std::fmt;

@@ -2,8 +2,8 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
 
+use crate::tensor::handle::{handle_methods, Handle};
 use crate::Tensor;
 
 /// A learnable tensor registered on a module, PyTorch's `nn.Parameter`.
@@ -28,12 +28,8 @@ use crate::Tensor;
 /// # }
 /// ```
 pub struct Parameter<T> {
-    inner: Arc<ParameterInner<T>>,
-}
-
-struct ParameterInner<T> {
-    tensor: RwLock<T>,
-    requires_grad: AtomicBool,
+    /// The tensor, and `requires_grad`.
+    handle: Handle<T, AtomicBool>,
 }
 
 impl<T: Tensor> Parameter<T> {
@@ -45,89 +41,29 @@ impl<T: Tensor> Parameter<T> {
     /// A new parameter holding `tensor` with the given `requires_grad`.
     pub fn with_requires_grad(tensor: T, requires_grad: bool) -> Self {
         Parameter {
-            inner: Arc::new(ParameterInner {
-                tensor: RwLock::new(tensor),
-                requires_grad: AtomicBool::new(requires_grad),
-            }),
+            handle: Handle::new(tensor, AtomicBool::new(requires_grad)),
         }
-    }
-
-    /// A handle to the current tensor (cheap for reference-counted tensors such as candle's).
-    pub fn tensor(&self) -> T {
-        self.inner
-            .tensor
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
     }
 
     /// Replaces the tensor; every tied handle sees the new value.
     pub fn set_tensor(&self, tensor: T) {
-        *self
-            .inner
-            .tensor
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = tensor;
-    }
-
-    /// The tensor's shape.
-    pub fn shape(&self) -> Vec<usize> {
-        self.read(Tensor::shape)
-    }
-
-    /// The number of elements of the tensor.
-    pub fn elem_count(&self) -> usize {
-        self.read(Tensor::elem_count)
-    }
-
-    /// Runs `f` on the tensor without cloning it.
-    pub fn read<R>(&self, f: impl FnOnce(&T) -> R) -> R {
-        f(&self
-            .inner
-            .tensor
-            .read()
-            .unwrap_or_else(PoisonError::into_inner))
+        self.handle.set(tensor);
     }
 }
 
 impl<T> Parameter<T> {
     /// Whether gradients are computed for this parameter.
     pub fn requires_grad(&self) -> bool {
-        self.inner.requires_grad.load(Ordering::Relaxed)
+        self.handle.state().load(Ordering::Relaxed)
     }
 
     /// Sets `requires_grad` for this parameter and every handle tied to it.
     pub fn set_requires_grad(&self, requires_grad: bool) {
-        self.inner
-            .requires_grad
-            .store(requires_grad, Ordering::Relaxed);
-    }
-
-    /// Whether `self` and `other` are handles to the same parameter (Python's `is`).
-    pub fn same(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.inner, &other.inner)
-    }
-
-    /// Whether another handle to this value exists. A value with one handle can appear only
-    /// once in a tree, so traversals skip de-duplicating it.
-    pub(crate) fn is_shared(&self) -> bool {
-        Arc::strong_count(&self.inner) > 1
-    }
-
-    /// The identity used to report a tied parameter once.
-    pub(crate) fn key(&self) -> usize {
-        Arc::as_ptr(&self.inner) as *const () as usize
+        self.handle.state().store(requires_grad, Ordering::Relaxed);
     }
 }
 
-impl<T> Clone for Parameter<T> {
-    /// Another handle to the same parameter: the two are tied.
-    fn clone(&self) -> Self {
-        Parameter {
-            inner: Arc::clone(&self.inner),
-        }
-    }
-}
+handle_methods!(Parameter, AtomicBool, "parameter");
 
 impl<T: Tensor> fmt::Debug for Parameter<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
