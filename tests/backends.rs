@@ -90,9 +90,16 @@ fn candle_tied_weights_share_one_tensor() {
     m.get_parameter("tied")
         .unwrap()
         .set_tensor(replacement.clone());
+    // Both names see the one new tensor: a leaf variable holding the replacement's values.
+    let tied = m.get_parameter("tied").unwrap().tensor();
     assert_eq!(
         modcore::Tensor::id(&m.fc1.weight.tensor()),
-        modcore::Tensor::id(&replacement)
+        modcore::Tensor::id(&tied)
+    );
+    assert!(tied.is_variable());
+    assert_eq!(
+        tied.to_vec2::<f32>().unwrap(),
+        replacement.to_vec2::<f32>().unwrap()
     );
 }
 

@@ -116,7 +116,7 @@ fn batch_norm_eval_and_train() {
     f.check("bn1d_train", BatchNorm1d::new(3).unwrap(), true);
     f.check(
         "bn1d_nomomentum",
-        BatchNorm1d::with_options(3, 1e-5, None, true, true).unwrap(),
+        BatchNorm1d::with_options(3, 1e-5, None, true, true, &Default::default()).unwrap(),
         true,
     );
 }
@@ -178,7 +178,8 @@ fn initialisation_follows_pytorchs_bounds_and_defaults() {
         0
     );
     assert_eq!(bn.version(), 2);
-    let no_stats = BatchNorm1d::with_options(4, 1e-3, Some(0.01), false, false).unwrap();
+    let no_stats =
+        BatchNorm1d::with_options(4, 1e-3, Some(0.01), false, false, &Default::default()).unwrap();
     assert!(no_stats.state_dict().is_empty());
     assert_eq!(
         no_stats.repr(),

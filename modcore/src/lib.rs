@@ -132,6 +132,9 @@ pub use crate::hooks::storage::{
     RemovableHandle,
 };
 pub use crate::module::attrs::RESERVED_NAMES;
+#[cfg(feature = "candle")]
+pub use crate::module::candle::CandleModule;
+pub use crate::module::convert::ApplyError;
 pub use crate::module::core::ModuleCore;
 pub use crate::module::member::{Attr, AttrMut, Collection, Member, MemberAccess, Value};
 pub use crate::module::module::Module;
@@ -141,6 +144,7 @@ pub use crate::state::load::{IncompatibleKeys, LoadContext, LoadStateDictError};
 pub use crate::state::name_map::NameMap;
 pub use crate::state::state_dict::{ModuleMetadata, StateDict, StateEntry};
 pub use crate::tensor::buffer::Buffer;
+pub use crate::tensor::grad_mode::{is_grad_enabled, no_grad, NoGradGuard};
 pub use crate::tensor::parameter::Parameter;
 pub use crate::tensor::{DType, Tensor, TensorError};
 /// The ordered map `IndexMap<String, M>` members use (`nn.ModuleDict` order), re-exported so
@@ -197,6 +201,8 @@ pub use modcore_derive::Module;
 
 /// What most programs import: `use modcore::prelude::*;`.
 pub mod prelude {
+    #[cfg(feature = "candle")]
+    pub use crate::CandleModule;
     pub use crate::{
         Buffer, Forward, ForwardKw, ForwardResult, HookOptions, Module, ModuleCore, ModuleHooks,
         Parameter, StateDict,

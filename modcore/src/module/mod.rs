@@ -11,10 +11,14 @@
 //! The [`Module`](crate::Module) trait ([`module`]) joins the two: every operation looks in the
 //! static table first and the run-time registry second. On top of that one view sit the
 //! attribute protocol ([`attrs`]), dotted-path lookup ([`paths`]), the walks in PyTorch's order
-//! ([`traversal`], returning [`Named`](crate::Named) from [`named`]) and the printed tree
-//! ([`repr`]).
+//! ([`traversal`], returning [`Named`](crate::Named) from [`named`]), the printed tree
+//! ([`repr`]), gradients and freezing ([`training`]) and whole-model conversion ([`convert`];
+//! on candle, gradients from a backward pass and devices in `candle`).
 
 pub(crate) mod attrs;
+#[cfg(feature = "candle")]
+pub(crate) mod candle;
+pub(crate) mod convert;
 pub(crate) mod core;
 pub(crate) mod member;
 // The folder is the tree; the file is its trait. The name is the concept's in both places.
@@ -25,4 +29,5 @@ pub(crate) mod paths;
 pub(crate) mod registry;
 pub(crate) mod repr;
 pub(crate) mod table;
+pub(crate) mod training;
 pub(crate) mod traversal;

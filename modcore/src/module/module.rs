@@ -4,12 +4,13 @@ use std::any::Any;
 
 use indexmap::IndexMap;
 
+use crate::module::convert::{self, ApplyError};
 use crate::module::member::{Attr, AttrMut, Value};
-use crate::module::{attrs, paths, traversal};
+use crate::module::{attrs, paths, training, traversal};
 use crate::state::{load, state_dict};
 use crate::{
-    AttributeError, Buffer, Error, IncompatibleKeys, LoadStateDictError, MemberInfo, MemberKind,
-    ModuleCore, Named, Parameter, StateDict, StateEntry, Tensor,
+    AttributeError, Buffer, DType, Error, IncompatibleKeys, LoadStateDictError, MemberInfo,
+    MemberKind, ModuleCore, NameMap, Named, Parameter, StateDict, StateEntry, Tensor, TensorError,
 };
 
 /// A module: a node of a model's tree, holding parameters, buffers and submodules.
@@ -34,6 +35,9 @@ use crate::{
 /// | `getattr`, `setattr`, `delattr`, `hasattr`, `dir` | [`get_attr`](Module::get_attr), [`set_attr`](Module::set_attr), [`del_attr`](Module::del_attr), [`has_attr`](Module::has_attr), [`dir`](Module::dir) |
 /// | `register_parameter`, `register_buffer`, `add_module`/`register_module` | the same names (`register_module`) |
 /// | `apply`, `train`, `eval`, `training`, `requires_grad_` | the same names; `training` is [`is_training`](Module::is_training) |
+/// | `zero_grad()`, `zero_grad(set_to_none=False)` | [`zero_grad`](Module::zero_grad), [`zero_grad_with`](Module::zero_grad_with) |
+/// | `{n: p.grad for n, p in named_parameters()}` | [`named_grads`](Module::named_grads) |
+/// | `_apply(fn)`, `to(dtype)`, `half`, `bfloat16`, `float`, `double` | [`apply_to_tensors`](Module::apply_to_tensors), [`to_dtype`](Module::to_dtype), the same names |
 ///
 /// ```
 /// # #[cfg(feature = "ndarray")] {
@@ -502,11 +506,105 @@ pub trait Module<T: Tensor>: Any + Send + Sync {
         self.core().is_training()
     }
 
-    /// Sets `requires_grad` on every parameter of the tree (buffers are untouched).
+    // ---- training ----------------------------------------------------------------------------
+
+    /// Sets `requires_grad` on every parameter of the tree (buffers are untouched): PyTorch's
+    /// `requires_grad_`. Call it on a submodule (`model.encoder.requires_grad_(false)`) to freeze
+    /// that subtree; on candle a frozen parameter computes no gradient (see
+    /// [`Parameter::set_requires_grad`]). On ndarray, which has no autograd, the flag is
+    /// bookkeeping only.
     fn requires_grad_(&self, requires_grad: bool) {
         self.visit_parameters("", true, true, &mut |_, p| {
             p.set_requires_grad(requires_grad)
         });
+    }
+
+    /// Sets `requires_grad` on the parameters selected by `pattern`, a dotted path with the glob
+    /// syntax of [`capture`](crate::capture) (`*` one segment, `**` any number) matched against
+    /// each parameter's name and the paths of the modules holding it: `"encoder"` and
+    /// `"encoder.*"` freeze the whole encoder, `"**.bias"` every bias. Returns how many parameter
+    /// names matched (tied aliases count), so a typo that matches nothing can be caught.
+    ///
+    /// ```
+    /// # #[cfg(feature = "ndarray")] {
+    /// use modcore::{Module, ModuleCore, Parameter};
+    /// type T = ndarray::ArcArray<f32, ndarray::IxDyn>;
+    /// #[derive(Module)]
+    /// struct Layer { core: ModuleCore, weight: Parameter<T>, bias: Parameter<T> }
+    /// #[derive(Module)]
+    /// struct Net { core: ModuleCore, encoder: Layer, head: Layer }
+    ///
+    /// let layer = || Layer { core: ModuleCore::new(), weight: Parameter::new(T::zeros(ndarray::IxDyn(&[2]))), bias: Parameter::new(T::zeros(ndarray::IxDyn(&[2]))) };
+    /// let net = Net { core: ModuleCore::new(), encoder: layer(), head: layer() };
+    /// assert_eq!(net.requires_grad_for("encoder.*", false), 2);
+    /// assert_eq!(net.requires_grad_for("**.bias", false), 2);
+    /// let trainable: Vec<String> = net.named_parameters().into_iter()
+    ///     .filter(|(_, p)| p.requires_grad()).map(|(n, _)| n).collect();
+    /// assert_eq!(trainable, ["head.weight"]);
+    /// # }
+    /// ```
+    fn requires_grad_for(&self, pattern: &str, requires_grad: bool) -> usize {
+        training::requires_grad_for(self.as_dyn(), pattern, requires_grad)
+    }
+
+    /// PyTorch's `zero_grad()` (`set_to_none=True`, its default): every parameter's gradient
+    /// becomes `None`.
+    fn zero_grad(&self) {
+        // Clearing cannot fail.
+        let _ = training::zero_grad(self.as_dyn(), true);
+    }
+
+    /// PyTorch's `zero_grad(set_to_none)`: with `false`, every existing gradient is replaced by
+    /// zeros of its shape, detached (parameters without a gradient keep none). Fails only if the
+    /// backend cannot make the zeros, and then changes nothing.
+    fn zero_grad_with(&self, set_to_none: bool) -> Result<(), TensorError> {
+        training::zero_grad(self.as_dyn(), set_to_none)
+    }
+
+    /// Every gradient by name, PyTorch's `{n: p.grad for n, p in named_parameters()}`: in
+    /// `named_parameters` order, tied parameters once, only parameters that require grad and have
+    /// a gradient (frozen ones are absent).
+    fn named_grads(&self) -> NameMap<T> {
+        training::named_grads(self.as_dyn())
+    }
+
+    // ---- conversion --------------------------------------------------------------------------
+
+    /// PyTorch's `_apply(fn)`: replaces every parameter (given detached), parameter gradient
+    /// and buffer by `f` of it, children before their parent, shared tensors once. Parameters
+    /// keep their identity and, if they require grad, become leaf variables of the new tensor.
+    /// Atomic: on an error (naming the entry) the model is unchanged.
+    fn apply_to_tensors(
+        &mut self,
+        f: &mut dyn FnMut(&T) -> Result<T, TensorError>,
+    ) -> Result<(), ApplyError> {
+        convert::apply(self.as_dyn(), f)
+    }
+
+    /// PyTorch's `to(dtype)`: floating-point parameters, gradients and buffers become `dtype`;
+    /// integer and bool ones keep theirs (`num_batches_tracked` stays int64).
+    fn to_dtype(&mut self, dtype: DType) -> Result<(), ApplyError> {
+        convert::to_dtype(self.as_dyn(), dtype)
+    }
+
+    /// PyTorch's `half()`: [`to_dtype`](Module::to_dtype)`(DType::F16)`.
+    fn half(&mut self) -> Result<(), ApplyError> {
+        self.to_dtype(DType::F16)
+    }
+
+    /// PyTorch's `bfloat16()`.
+    fn bfloat16(&mut self) -> Result<(), ApplyError> {
+        self.to_dtype(DType::BF16)
+    }
+
+    /// PyTorch's `float()`: float32.
+    fn float(&mut self) -> Result<(), ApplyError> {
+        self.to_dtype(DType::F32)
+    }
+
+    /// PyTorch's `double()`: float64.
+    fn double(&mut self) -> Result<(), ApplyError> {
+        self.to_dtype(DType::F64)
     }
 }
 

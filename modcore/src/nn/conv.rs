@@ -2,7 +2,7 @@
 
 use candle_core::Tensor;
 
-use super::{py_tuple, uniform};
+use super::{py_tuple, Factory};
 use crate::{Forward, ForwardResult, ModuleCore, Parameter};
 
 /// A 2-D convolution over `(N, C, H, W)` inputs: PyTorch's `nn.Conv2d` with zero padding.
@@ -71,6 +71,32 @@ impl Conv2d {
         groups: usize,
         bias: bool,
     ) -> candle_core::Result<Self> {
+        Self::with_options(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            &Factory::default(),
+        )
+    }
+
+    /// Every argument of PyTorch's constructor (zero padding), `device` and `dtype` in `factory`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn with_options(
+        in_channels: usize,
+        out_channels: usize,
+        kernel_size: (usize, usize),
+        stride: (usize, usize),
+        padding: (usize, usize),
+        dilation: usize,
+        groups: usize,
+        bias: bool,
+        factory: &Factory,
+    ) -> candle_core::Result<Self> {
         if stride.0 != stride.1 {
             candle_core::bail!("Conv2d: stride {stride:?} differs between height and width, which candle does not support");
         }
@@ -87,9 +113,9 @@ impl Conv2d {
         ];
         Ok(Conv2d {
             core: ModuleCore::new(),
-            weight: Parameter::new(uniform(&shape, bound)?),
+            weight: Parameter::new(factory.uniform(&shape, bound)?),
             bias: if bias {
-                Some(Parameter::new(uniform(&[out_channels], bound)?))
+                Some(Parameter::new(factory.uniform(&[out_channels], bound)?))
             } else {
                 None
             },

@@ -1,6 +1,8 @@
 //! [`Embedding`]: PyTorch's `nn.Embedding`.
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Tensor};
+
+use super::Factory;
 
 use crate::{Forward, ForwardResult, ModuleCore, Parameter};
 
@@ -26,9 +28,18 @@ pub struct Embedding {
 }
 
 impl Embedding {
-    /// A table of `num_embeddings` vectors of `embedding_dim`.
+    /// A table of `num_embeddings` vectors of `embedding_dim`, on the CPU in float32.
     pub fn new(num_embeddings: usize, embedding_dim: usize) -> candle_core::Result<Self> {
-        let weight = Tensor::randn(0f32, 1f32, (num_embeddings, embedding_dim), &Device::Cpu)?;
+        Self::with_options(num_embeddings, embedding_dim, &Factory::default())
+    }
+
+    /// A table with `device` and `dtype` from `factory`.
+    pub fn with_options(
+        num_embeddings: usize,
+        embedding_dim: usize,
+        factory: &Factory,
+    ) -> candle_core::Result<Self> {
+        let weight = factory.normal(&[num_embeddings, embedding_dim])?;
         Ok(Embedding {
             core: ModuleCore::new(),
             weight: Parameter::new(weight),

@@ -2,7 +2,7 @@
 
 use candle_core::Tensor;
 
-use super::{py_bool, uniform};
+use super::{py_bool, Factory};
 use crate::{Forward, ForwardResult, ModuleCore, Parameter};
 
 /// `y = x W^T + b`: PyTorch's `nn.Linear`, with `weight` of shape (out, in) and an optional
@@ -28,14 +28,24 @@ pub struct Linear {
 }
 
 impl Linear {
-    /// A layer from `in_features` to `out_features`, PyTorch-initialised.
+    /// A layer from `in_features` to `out_features`, PyTorch-initialised, on the CPU in float32.
     pub fn new(in_features: usize, out_features: usize, bias: bool) -> candle_core::Result<Self> {
+        Self::with_options(in_features, out_features, bias, &Factory::default())
+    }
+
+    /// Every argument of PyTorch's constructor, `device` and `dtype` in `factory`.
+    pub fn with_options(
+        in_features: usize,
+        out_features: usize,
+        bias: bool,
+        factory: &Factory,
+    ) -> candle_core::Result<Self> {
         let bound = 1.0 / (in_features as f64).sqrt();
         Ok(Linear {
             core: ModuleCore::new(),
-            weight: Parameter::new(uniform(&[out_features, in_features], bound)?),
+            weight: Parameter::new(factory.uniform(&[out_features, in_features], bound)?),
             bias: if bias {
-                Some(Parameter::new(uniform(&[out_features], bound)?))
+                Some(Parameter::new(factory.uniform(&[out_features], bound)?))
             } else {
                 None
             },

@@ -21,6 +21,7 @@ mod embedding;
 mod linear;
 mod norm;
 mod pool;
+pub mod utils;
 
 pub use activation::{Flatten, Identity, ReLU, GELU};
 pub use conv::Conv2d;
@@ -29,21 +30,72 @@ pub use embedding::Embedding;
 pub use linear::Linear;
 pub use norm::{BatchNorm1d, BatchNorm2d, LayerNorm};
 pub use pool::{AdaptiveAvgPool2d, MaxPool2d};
+pub use utils::{clip_grad_norm_, clip_grad_value_, ClipGradError};
 
 use candle_core::{DType, Device, Tensor};
 
-/// A tensor of `shape` uniform in `[-bound, bound)`: PyTorch's `kaiming_uniform_(a=sqrt(5))` and
-/// bias initialisation both come down to this with `bound = 1/sqrt(fan_in)`.
-pub(crate) fn uniform(shape: &[usize], bound: f64) -> candle_core::Result<Tensor> {
-    Tensor::rand(-bound as f32, bound as f32, shape, &Device::Cpu)
+/// PyTorch's factory arguments `device=` and `dtype=`: where a layer creates its parameters and
+/// buffers, and their floating-point dtype (integer buffers such as `num_batches_tracked` stay
+/// int64). The last argument of every layer's `with_options`; `new` uses the default, the CPU and
+/// float32, as PyTorch does.
+///
+/// ```
+/// use modcore::nn::{Factory, Linear};
+/// use candle_core::{DType, Device};
+/// let fc = Linear::with_options(4, 2, true, &Factory::new(&Device::Cpu, DType::F64))?;
+/// assert_eq!(fc.weight.tensor().dtype(), DType::F64);
+/// # Ok::<(), candle_core::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Factory {
+    /// Where tensors are created.
+    pub device: Device,
+    /// The dtype of floating-point tensors.
+    pub dtype: DType,
 }
 
-pub(crate) fn ones(shape: &[usize]) -> candle_core::Result<Tensor> {
-    Tensor::ones(shape, DType::F32, &Device::Cpu)
+impl Factory {
+    /// Tensors on `device`, floating-point ones of `dtype`.
+    pub fn new(device: &Device, dtype: DType) -> Self {
+        Factory {
+            device: device.clone(),
+            dtype,
+        }
+    }
+
+    /// A tensor of `shape` uniform in `[-bound, bound)`: PyTorch's `kaiming_uniform_(a=sqrt(5))`
+    /// and bias initialisation both come down to this with `bound = 1/sqrt(fan_in)`. Drawn in
+    /// float64 for a float64 layer, in float32 (then cast) otherwise, as PyTorch draws in the
+    /// parameter's dtype.
+    pub(crate) fn uniform(&self, shape: &[usize], bound: f64) -> candle_core::Result<Tensor> {
+        if self.dtype == DType::F64 {
+            return Tensor::rand(-bound, bound, shape, &self.device);
+        }
+        Tensor::rand(-bound as f32, bound as f32, shape, &self.device)?.to_dtype(self.dtype)
+    }
+
+    /// A tensor of `shape` drawn from N(0, 1) (PyTorch's `normal_`).
+    pub(crate) fn normal(&self, shape: &[usize]) -> candle_core::Result<Tensor> {
+        if self.dtype == DType::F64 {
+            return Tensor::randn(0f64, 1f64, shape, &self.device);
+        }
+        Tensor::randn(0f32, 1f32, shape, &self.device)?.to_dtype(self.dtype)
+    }
+
+    pub(crate) fn ones(&self, shape: &[usize]) -> candle_core::Result<Tensor> {
+        Tensor::ones(shape, self.dtype, &self.device)
+    }
+
+    pub(crate) fn zeros(&self, shape: &[usize]) -> candle_core::Result<Tensor> {
+        Tensor::zeros(shape, self.dtype, &self.device)
+    }
 }
 
-pub(crate) fn zeros(shape: &[usize]) -> candle_core::Result<Tensor> {
-    Tensor::zeros(shape, DType::F32, &Device::Cpu)
+impl Default for Factory {
+    /// The CPU and float32.
+    fn default() -> Self {
+        Factory::new(&Device::Cpu, DType::F32)
+    }
 }
 
 /// Python's `repr` of a float, as PyTorch prints hyper-parameters: `1e-05`, `0.1`, `1.0`.

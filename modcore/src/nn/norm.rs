@@ -1,8 +1,8 @@
 //! Normalisation: [`BatchNorm1d`], [`BatchNorm2d`] and [`LayerNorm`].
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Tensor};
 
-use super::{ones, py_bool, py_float, py_tuple, zeros};
+use super::{py_bool, py_float, py_tuple, Factory};
 use crate::{Buffer, Forward, ForwardResult, Module, ModuleCore, Parameter, StateDict};
 
 /// What the two batch norms share: PyTorch's `_BatchNorm` forward.
@@ -62,15 +62,21 @@ impl BatchNormParts<'_> {
     ) -> ForwardResult<()> {
         let mut factor = self.momentum.unwrap_or(0.0);
         if let Some(counter) = self.num_batches_tracked {
-            let count = counter.tensor().to_vec0::<i64>()? + 1;
-            counter.set_tensor(Tensor::new(count, &Device::Cpu)?);
+            let current = counter.tensor();
+            let count = current.to_vec0::<i64>()? + 1;
+            counter.set_tensor(Tensor::new(count, current.device())?);
             if self.momentum.is_none() {
                 factor = 1.0 / count as f64;
             }
         }
+        // The statistics are detached: a running mean never holds a training step's graph.
+        let (mean, var) = (mean.detach(), var.detach());
         let unbiased = (var.flatten_all()? * (n as f64 / (n.max(2) - 1) as f64))?;
-        let new_mean = ((rm.tensor() * (1.0 - factor))? + (mean.flatten_all()? * factor)?)?;
-        let new_var = ((rv.tensor() * (1.0 - factor))? + (unbiased * factor)?)?;
+        let (old_mean, old_var) = (rm.tensor(), rv.tensor());
+        let new_mean = ((&old_mean * (1.0 - factor))?
+            + (mean.flatten_all()?.to_dtype(old_mean.dtype())? * factor)?)?;
+        let new_var =
+            ((&old_var * (1.0 - factor))? + (unbiased.to_dtype(old_var.dtype())? * factor)?)?;
         rm.set_tensor(new_mean);
         rv.set_tensor(new_var);
         Ok(())
@@ -118,30 +124,33 @@ macro_rules! batch_norm {
         }
 
         impl $name {
-            /// PyTorch's defaults: `eps=1e-05, momentum=0.1, affine=True, track_running_stats=True`.
+            /// PyTorch's defaults: `eps=1e-05, momentum=0.1, affine=True, track_running_stats=True`,
+            /// on the CPU in float32.
             pub fn new(num_features: usize) -> candle_core::Result<Self> {
-                Self::with_options(num_features, 1e-5, Some(0.1), true, true)
+                Self::with_options(num_features, 1e-5, Some(0.1), true, true, &Factory::default())
             }
 
-            /// Every option of PyTorch's constructor.
+            /// Every argument of PyTorch's constructor, `device` and `dtype` in `factory`
+            /// (`num_batches_tracked` is int64 whatever the dtype).
             pub fn with_options(
                 num_features: usize,
                 eps: f64,
                 momentum: Option<f64>,
                 affine: bool,
                 track_running_stats: bool,
+                factory: &Factory,
             ) -> candle_core::Result<Self> {
                 let n = [num_features];
                 let (weight, bias) = if affine {
-                    (Some(Parameter::new(ones(&n)?)), Some(Parameter::new(zeros(&n)?)))
+                    (Some(Parameter::new(factory.ones(&n)?)), Some(Parameter::new(factory.zeros(&n)?)))
                 } else {
                     (None, None)
                 };
                 let (running_mean, running_var, num_batches_tracked) = if track_running_stats {
                     (
-                        Some(Buffer::new(zeros(&n)?)),
-                        Some(Buffer::new(ones(&n)?)),
-                        Some(Buffer::new(Tensor::zeros((), DType::I64, &Device::Cpu)?)),
+                        Some(Buffer::new(factory.zeros(&n)?)),
+                        Some(Buffer::new(factory.ones(&n)?)),
+                        Some(Buffer::new(Tensor::zeros((), DType::I64, &factory.device)?)),
                     )
                 } else {
                     (None, None, None)
@@ -232,21 +241,22 @@ pub struct LayerNorm {
 }
 
 impl LayerNorm {
-    /// PyTorch's defaults over a last dimension of `size`.
+    /// PyTorch's defaults over a last dimension of `size`, on the CPU in float32.
     pub fn new(size: usize) -> candle_core::Result<Self> {
-        Self::with_options(&[size], 1e-5, true)
+        Self::with_options(&[size], 1e-5, true, &Factory::default())
     }
 
-    /// Every option of PyTorch's constructor.
+    /// Every option of PyTorch's constructor, `device` and `dtype` in `factory`.
     pub fn with_options(
         normalized_shape: &[usize],
         eps: f64,
         elementwise_affine: bool,
+        factory: &Factory,
     ) -> candle_core::Result<Self> {
         let (weight, bias) = if elementwise_affine {
             (
-                Some(Parameter::new(ones(normalized_shape)?)),
-                Some(Parameter::new(zeros(normalized_shape)?)),
+                Some(Parameter::new(factory.ones(normalized_shape)?)),
+                Some(Parameter::new(factory.zeros(normalized_shape)?)),
             )
         } else {
             (None, None)

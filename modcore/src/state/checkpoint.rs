@@ -204,9 +204,47 @@ pub fn save_file<T: Tensor>(
     write(&entries, path.as_ref())
 }
 
-/// Reads a safetensors file into a state dict, in the file's order.
+/// Reads a safetensors file into a state dict, in the file's order (on the CPU, for
+/// device-aware backends; see [`load_file_on`] for candle devices).
 pub fn load_file<T: Tensor>(path: impl AsRef<Path>) -> Result<StateDict<T>, CheckpointError> {
-    let path = path.as_ref();
+    load_file_with(path.as_ref(), &T::from_bytes)
+}
+
+/// How a loader makes a tensor from a file entry's dtype, shape and bytes.
+type MakeTensor<'a, T> = &'a dyn Fn(DType, &[usize], &[u8]) -> Result<T, TensorError>;
+
+/// [`load_file`] onto a candle device: every tensor is created on `device` straight from the
+/// file's bytes (PyTorch's `load_file(path, device=…)`).
+///
+/// ```no_run
+/// let sd = modcore::checkpoint::load_file_on("model.safetensors", &candle_core::Device::Cpu)?;
+/// # Ok::<(), modcore::checkpoint::CheckpointError>(())
+/// ```
+#[cfg(feature = "candle")]
+pub fn load_file_on(
+    path: impl AsRef<Path>,
+    device: &candle_core::Device,
+) -> Result<StateDict<candle_core::Tensor>, CheckpointError> {
+    load_file_with(path.as_ref(), &|dtype, shape, bytes| {
+        crate::backend::candle::from_bytes_on(dtype, shape, bytes, device)
+    })
+}
+
+/// [`load_sharded`] onto a candle device.
+#[cfg(feature = "candle")]
+pub fn load_sharded_on(
+    index: impl AsRef<Path>,
+    device: &candle_core::Device,
+) -> Result<StateDict<candle_core::Tensor>, CheckpointError> {
+    load_sharded_with(index.as_ref(), &|dtype, shape, bytes| {
+        crate::backend::candle::from_bytes_on(dtype, shape, bytes, device)
+    })
+}
+
+fn load_file_with<T: Tensor>(
+    path: &Path,
+    make: MakeTensor<'_, T>,
+) -> Result<StateDict<T>, CheckpointError> {
     let file = File::open(path).map_err(io_error(path))?;
     // SAFETY: the map is read-only and private to this function: every tensor is copied out of
     // it (`T::from_bytes`) before it is unmapped, and no reference into it escapes. As with
@@ -223,12 +261,11 @@ pub fn load_file<T: Tensor>(path: impl AsRef<Path>) -> Result<StateDict<T>, Chec
             key: key.clone(),
             dtype: view.dtype().to_string(),
         })?;
-        let tensor = T::from_bytes(dtype, view.shape(), view.data()).map_err(|source| {
-            CheckpointError::Tensor {
+        let tensor =
+            make(dtype, view.shape(), view.data()).map_err(|source| CheckpointError::Tensor {
                 key: key.clone(),
                 source,
-            }
-        })?;
+            })?;
         out.insert(key, tensor);
     }
     Ok(out)
@@ -285,7 +322,13 @@ pub fn save_sharded<T: Tensor>(
 /// in the index's key order. Keys a shard holds but the index does not map are refused, as are
 /// keys the index maps to a shard that lacks them.
 pub fn load_sharded<T: Tensor>(index: impl AsRef<Path>) -> Result<StateDict<T>, CheckpointError> {
-    let index = index.as_ref();
+    load_sharded_with(index.as_ref(), &T::from_bytes)
+}
+
+fn load_sharded_with<T: Tensor>(
+    index: &Path,
+    make: MakeTensor<'_, T>,
+) -> Result<StateDict<T>, CheckpointError> {
     let invalid = |message: String| CheckpointError::Index {
         path: index.to_owned(),
         message,
@@ -307,7 +350,7 @@ pub fn load_sharded<T: Tensor>(index: impl AsRef<Path>) -> Result<StateDict<T>, 
             return Err(invalid(format!("shard \"{file}\" is not a file name")));
         }
         if !shards.contains_key(file) {
-            shards.insert(file, load_file(dir.join(file))?);
+            shards.insert(file, load_file_with(&dir.join(file), make)?);
         }
     }
     let mut out = StateDict::new();

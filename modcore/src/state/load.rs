@@ -23,7 +23,9 @@ use crate::module::member::{Attr, AttrMut};
 use crate::module::traversal::AddressSet;
 use crate::state::state_dict::{key_prefix, run_hooks, StateDict, StateEntry};
 use crate::tensor::torch_size;
-use crate::{Buffer, HookKind, MemberKind, Module, ModuleMetadata, Named, Parameter, Tensor};
+use crate::{
+    Buffer, HookKind, MemberKind, Module, ModuleMetadata, Named, Parameter, Tensor, TensorError,
+};
 
 /// The keys a load did not match: PyTorch's `_IncompatibleKeys`.
 ///
@@ -303,8 +305,8 @@ impl<'a, T: Tensor> Planner<'a, '_, T> {
                 Err(e) => return self.copy_error(key, &model_shape, &value_shape, &e.to_string()),
             }
         }
-        if !self.assign && value.dtype() != current.dtype() {
-            match value.to_dtype(current.dtype()) {
+        if !self.assign {
+            match copy_source(&target, &current, value) {
                 Ok(v) => value = v,
                 Err(e) => {
                     let shape = current.shape();
@@ -396,12 +398,36 @@ pub(crate) fn load_state_dict<T: Tensor>(
         // In order, so the last of several tied keys wins, as in PyTorch.
         for (target, value) in plan.into_values() {
             match target {
-                StateEntry::Parameter(p) => p.set_tensor(value),
+                StateEntry::Parameter(p) => p.copy_planned(value),
                 StateEntry::Buffer(b) => b.set_tensor(value),
             }
         }
     }
     Ok(incompatible)
+}
+
+/// What PyTorch's `target.copy_(value)` writes: `value` in the target's dtype and on its device,
+/// and, unless the target is a variable written in place, a tensor of its own, so the model never
+/// shares storage with the state dict it loaded (or with another model loaded from it).
+fn copy_source<T: Tensor>(
+    target: &StateEntry<'_, T>,
+    current: &T,
+    value: T,
+) -> Result<T, TensorError> {
+    let mut fresh = false;
+    let mut value = value;
+    if value.dtype() != current.dtype() {
+        value = value.to_dtype(current.dtype())?;
+        fresh = true;
+    }
+    let moved = value.to_device_of(current)?;
+    fresh |= moved.id() != value.id();
+    let in_place = matches!(target, StateEntry::Parameter(p) if p.read(T::is_variable));
+    if fresh || in_place {
+        Ok(moved)
+    } else {
+        moved.deep_copy()
+    }
 }
 
 fn quoted(keys: &[String]) -> String {

@@ -169,10 +169,10 @@ pub enum StateEntry<'a, T> {
 }
 
 impl<T: Tensor> StateEntry<'_, T> {
-    /// The current tensor.
+    /// The current tensor, detached (what `state_dict` saves: PyTorch's `param.detach()`).
     pub fn tensor(&self) -> T {
         match self {
-            StateEntry::Parameter(p) => p.tensor(),
+            StateEntry::Parameter(p) => p.detached(),
             StateEntry::Buffer(b) => b.tensor(),
         }
     }

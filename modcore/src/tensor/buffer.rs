@@ -28,16 +28,23 @@ pub struct Buffer<T> {
 }
 
 impl<T: Tensor> Buffer<T> {
-    /// A new buffer holding `tensor`.
+    /// A new buffer holding `tensor`, detached: a buffer never records gradients.
     pub fn new(tensor: T) -> Self {
         Buffer {
-            handle: Handle::new(tensor, ()),
+            handle: Handle::new(tensor.detach(), ()),
         }
     }
 
-    /// Replaces the tensor; every handle to this buffer sees the new value.
+    /// A handle to the current tensor.
+    pub fn tensor(&self) -> T {
+        self.read(T::clone)
+    }
+
+    /// Replaces the tensor; every handle to this buffer sees the new value. The tensor is
+    /// detached first, so an update computed from a graph (a running mean) never keeps that
+    /// graph alive.
     pub fn set_tensor(&self, tensor: T) {
-        self.handle.set(tensor);
+        self.handle.set(tensor.detach());
     }
 }
 

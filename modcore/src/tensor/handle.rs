@@ -48,6 +48,16 @@ impl<T, S> Handle<T, S> {
             .unwrap_or_else(PoisonError::into_inner) = tensor;
     }
 
+    /// Runs `f` on the tensor under the write lock (a read-modify-write no other handle can
+    /// interleave with).
+    pub(crate) fn update<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        f(&mut self
+            .inner
+            .tensor
+            .write()
+            .unwrap_or_else(PoisonError::into_inner))
+    }
+
     /// The value's own state, shared by every handle.
     pub(crate) fn state(&self) -> &S {
         &self.inner.state
@@ -85,15 +95,14 @@ impl<T, S> Clone for Handle<T, S> {
 macro_rules! handle_methods {
     ($ty:ident, $state:ty, $what:literal) => {
         impl<T: Tensor> $ty<T> {
-            /// A handle to the current tensor (cheap for reference-counted tensors such as
-            /// candle's).
-            pub fn tensor(&self) -> T {
-                self.read(T::clone)
-            }
-
             /// The tensor's shape.
             pub fn shape(&self) -> Vec<usize> {
                 self.read(Tensor::shape)
+            }
+
+            /// The tensor's dtype.
+            pub fn dtype(&self) -> crate::DType {
+                self.read(Tensor::dtype)
             }
 
             /// The number of elements of the tensor.

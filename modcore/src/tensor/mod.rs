@@ -5,13 +5,15 @@
 //! `requires_grad`) and [`Buffer`](crate::Buffer) ([`buffer`], kept but not learned); cloning a
 //! handle ties it. Real tensor types implement the trait in [`backend`], one per feature.
 //!
-//! modcore never computes with tensors; it registers, names, finds and saves them.
-//! So the trait asks only for what bookkeeping needs: a shape, a dtype, an element count and
-//! an identity. Real implementations live behind features (`candle`, `ndarray`).
+//! modcore registers, names, finds, saves, converts and trains tensors, but does not define their
+//! arithmetic. So the trait asks for what that needs: a shape, a dtype, an identity, bytes, and
+//! (with defaults for backends without autograd) leaves, detaching and in-place writes. Real
+//! implementations live behind features (`candle`, `ndarray`).
 
 /// Tensor backends.
 pub mod backend;
 pub(crate) mod buffer;
+pub(crate) mod grad_mode;
 mod handle;
 pub(crate) mod parameter;
 
@@ -172,6 +174,49 @@ pub trait Tensor: Clone + Send + Sync + 'static {
     /// A copy that shares no storage with `self` (PyTorch's `clone()`).
     fn deep_copy(&self) -> Result<Self, TensorError> {
         Self::from_bytes(self.dtype(), &self.shape(), &self.to_bytes()?)
+    }
+
+    /// A tensor of zeros with the shape, dtype and device of `self` (PyTorch's `zeros_like`).
+    fn zeros_like(&self) -> Result<Self, TensorError> {
+        let bytes = vec![0; self.elem_count() * self.dtype().size_in_bytes()];
+        Self::from_bytes(self.dtype(), &self.shape(), &bytes)
+    }
+
+    // ---- autograd: what training needs. A backend without autograd (ndarray) keeps these
+    // defaults, under which `requires_grad` is bookkeeping only. ----
+
+    /// Whether this tensor is a leaf that records its gradient (candle: a `Var`).
+    fn is_variable(&self) -> bool {
+        false
+    }
+
+    /// These values as a leaf that records its gradient: `self` if it is one already, otherwise
+    /// a copy that shares no graph and no storage with `self` (candle's `Var::from_tensor`).
+    /// Without autograd, a clone.
+    fn to_variable(&self) -> Result<Self, TensorError> {
+        Ok(self.clone())
+    }
+
+    /// The same values cut from the graph, sharing storage: no gradient flows through the result
+    /// (PyTorch's `detach()`). Without autograd, a clone.
+    fn detach(&self) -> Self {
+        self.clone()
+    }
+
+    /// `self` on the device `target` is on (PyTorch's `copy_` moves across devices). Single-device
+    /// backends return a clone.
+    fn to_device_of(&self, target: &Self) -> Result<Self, TensorError> {
+        let _ = target;
+        Ok(self.clone())
+    }
+
+    /// Writes `src` (same shape, dtype and device) into the storage of `self`, so every handle to
+    /// that storage sees it; `Ok(false)` where the backend cannot, and the caller replaces the
+    /// tensor instead. candle writes into variables (`Var::set`), which keeps them the same
+    /// variable for an optimizer that holds them.
+    fn write_in_place(&self, src: &Self) -> Result<bool, TensorError> {
+        let _ = src;
+        Ok(false)
     }
 }
 

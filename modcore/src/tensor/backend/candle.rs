@@ -1,8 +1,7 @@
 //! `candle_core::Tensor` as a modcore [`Tensor`].
 
 use candle_core::DType as CandleDType;
-
-use candle_core::Device;
+use candle_core::{Device, Var};
 
 use crate::{DType, Tensor, TensorError};
 
@@ -92,18 +91,7 @@ impl Tensor for candle_core::Tensor {
     }
 
     fn from_bytes(dtype: DType, shape: &[usize], bytes: &[u8]) -> Result<Self, TensorError> {
-        if dtype == DType::Bool {
-            // candle has no bool: PyTorch's bools (one byte each) become u8 0/1.
-            return candle_core::Tensor::from_raw_buffer(
-                bytes,
-                CandleDType::U8,
-                shape,
-                &Device::Cpu,
-            )
-            .map_err(error);
-        }
-        candle_core::Tensor::from_raw_buffer(bytes, candle_dtype(dtype)?, shape, &Device::Cpu)
-            .map_err(error)
+        from_bytes_on(dtype, shape, bytes, &Device::Cpu)
     }
 
     fn to_dtype(&self, dtype: DType) -> Result<Self, TensorError> {
@@ -115,8 +103,60 @@ impl Tensor for candle_core::Tensor {
     }
 
     fn deep_copy(&self) -> Result<Self, TensorError> {
-        self.copy().map_err(error)
+        // `copy` records a graph edge to `self`; a deep copy is a new, untracked value.
+        self.detach().copy().map_err(error)
     }
+
+    fn zeros_like(&self) -> Result<Self, TensorError> {
+        candle_core::Tensor::zeros_like(self).map_err(error)
+    }
+
+    fn is_variable(&self) -> bool {
+        candle_core::Tensor::is_variable(self)
+    }
+
+    fn to_variable(&self) -> Result<Self, TensorError> {
+        Var::from_tensor(self).map(Var::into_inner).map_err(error)
+    }
+
+    fn detach(&self) -> Self {
+        candle_core::Tensor::detach(self)
+    }
+
+    fn to_device_of(&self, target: &Self) -> Result<Self, TensorError> {
+        self.to_device(target.device()).map_err(error)
+    }
+
+    fn write_in_place(&self, src: &Self) -> Result<bool, TensorError> {
+        if !self.is_variable() {
+            return Ok(false);
+        }
+        let var = Var::from_tensor(self).map_err(error)?;
+        if var.set(src).is_err() {
+            // `set` refuses a source that shares the variable's storage (a state dict of the
+            // model itself): copy it out first.
+            var.set(&src.detach().copy().map_err(error)?)
+                .map_err(error)?;
+        }
+        Ok(true)
+    }
+}
+
+/// A tensor made on `device` from little-endian row-major bytes (what
+/// [`checkpoint::load_file_on`](crate::checkpoint::load_file_on) uses).
+pub fn from_bytes_on(
+    dtype: DType,
+    shape: &[usize],
+    bytes: &[u8],
+    device: &Device,
+) -> Result<candle_core::Tensor, TensorError> {
+    // candle has no bool: PyTorch's bools (one byte each) become u8 0/1.
+    let dtype = if dtype == DType::Bool {
+        CandleDType::U8
+    } else {
+        candle_dtype(dtype)?
+    };
+    candle_core::Tensor::from_raw_buffer(bytes, dtype, shape, device).map_err(error)
 }
 
 fn le_bytes<E, const N: usize>(values: Vec<E>, to_le: fn(E) -> [u8; N]) -> Vec<u8> {
