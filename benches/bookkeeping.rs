@@ -9,10 +9,10 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 
 use candle_core::{DType, Device, Tensor};
-use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion};
 use modcore::containers::ModuleList;
 use modcore::nn::{Identity, LayerNorm, Linear};
-use modcore::{Forward, HookOptions, Module, ModuleCore, ModuleHooks, StateDict};
+use modcore::{CandleModule, Forward, HookOptions, Module, ModuleCore, ModuleHooks, StateDict};
 
 /// Counts live heap bytes, for the memory figures.
 struct Counting;
@@ -268,5 +268,46 @@ fn bookkeeping(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bookkeeping);
+/// Gradients by name on the same model: turning a candle `GradStore` into every parameter's
+/// `grad` (`accumulate_grads` into empty slots, the `zero_grad` between runs untimed), reading
+/// them back by name, and freezing; `named_parameters` again in the same group for the ratios.
+fn training(c: &mut Criterion) {
+    let model = net();
+    let mut total: Option<Tensor> = None;
+    for p in model.parameters() {
+        let sum = p.tensor().sum_all().unwrap();
+        total = Some(match total {
+            None => sum,
+            Some(t) => (t + sum).unwrap(),
+        });
+    }
+    let store = total.unwrap().backward().unwrap();
+    model.accumulate_grads(&store).unwrap();
+    assert_eq!(model.named_grads().len(), 770);
+
+    let mut g = c.benchmark_group("training");
+    g.bench_function("named_parameters", |b| {
+        b.iter(|| black_box(&model).named_parameters())
+    });
+    g.bench_function("accumulate_grads", |b| {
+        b.iter_batched(
+            || model.zero_grad(),
+            |()| black_box(&model).accumulate_grads(black_box(&store)),
+            BatchSize::PerIteration,
+        )
+    });
+    g.bench_function("named_grads", |b| {
+        b.iter(|| black_box(&model).named_grads())
+    });
+    g.bench_function("zero_grad", |b| b.iter(|| black_box(&model).zero_grad()));
+    g.bench_function("freeze_then_unfreeze", |b| {
+        b.iter(|| {
+            black_box(&model).requires_grad_(false);
+            black_box(&model).requires_grad_(true);
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bookkeeping, training);
 criterion_main!(benches);

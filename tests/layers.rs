@@ -2,6 +2,8 @@
 //! loads PyTorch's parameters strictly, runs PyTorch's input, and must give PyTorch's output (and
 //! printed form, and for batch norm in training the updated running statistics).
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -67,16 +69,7 @@ impl Fixture {
 
 fn close(what: &str, ours: &Tensor, theirs: &Tensor) {
     assert_eq!(ours.dims(), theirs.dims(), "{what}: shape");
-    let diff = (ours.to_dtype(DType::F64).unwrap() - theirs.to_dtype(DType::F64).unwrap())
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f64>()
-        .unwrap();
+    let diff = common::max_abs_diff(ours, theirs);
     assert!(diff < 1e-5, "{what}: max abs difference {diff}");
 }
 
@@ -102,7 +95,18 @@ fn conv2d() {
     );
     f.check(
         "conv_dilated",
-        Conv2d::with_dilation(2, 2, (3, 3), (1, 1), (2, 2), 2, 1, true).unwrap(),
+        Conv2d::with_options(
+            2,
+            2,
+            (3, 3),
+            (1, 1),
+            (2, 2),
+            2,
+            1,
+            true,
+            &Default::default(),
+        )
+        .unwrap(),
         false,
     );
     assert!(Conv2d::new(2, 2, (3, 3), (1, 2), (0, 0), 1, true).is_err());

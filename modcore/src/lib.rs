@@ -73,7 +73,12 @@
 //! | activation capture (no PyTorch API)       | [`capture::capture`]                                 |
 //! | `nn.Sequential`, `ModuleList`, `ModuleDict`, `ParameterList`, `ParameterDict` | [`containers`] |
 //! | `print(model)`, `extra_repr`              | [`Module::repr`], `{:?}`, `#[module(extra_repr = path)]` |
-//! | `torch.nn` layers (candle)                | `nn` (feature `candle`)                              |
+//! | `torch.nn` layers (candle), `device=`, `dtype=` | `nn` (feature `candle`), `nn::Factory`          |
+//! | `p.grad`, `loss.backward()` (candle)      | [`Parameter::grad`], `CandleModule::backward`       |
+//! | `model.zero_grad()`, `requires_grad_`, `{n: p.grad}` | [`Module::zero_grad`], [`Module::requires_grad_`] (and [`Module::requires_grad_for`]), [`Module::named_grads`] |
+//! | `torch.no_grad()`, `torch.is_grad_enabled()` | [`no_grad`], [`NoGradGuard`], [`is_grad_enabled`] |
+//! | `_apply`, `half()`, `to(dtype)`, `to(device)` | [`Module::apply_to_tensors`], [`Module::half`], [`Module::to_dtype`], `CandleModule::to_device` |
+//! | `torch.nn.utils.clip_grad_norm_`, `clip_grad_value_` | `nn::clip_grad_norm_`, `nn::clip_grad_value_` |
 //! | `safetensors.torch.save_file` / `load_file`, sharded index files | [`checkpoint`]                  |
 //!
 //! ## Tensor backends

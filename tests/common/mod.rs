@@ -108,3 +108,19 @@ impl Forward<candle_core::Tensor, f64> for AddOne {
         Ok(x + 1.0)
     }
 }
+
+/// The largest absolute difference between two candle tensors of one shape, in float64.
+pub fn max_abs_diff(a: &candle_core::Tensor, b: &candle_core::Tensor) -> f64 {
+    use candle_core::DType;
+    assert_eq!(a.dims(), b.dims(), "shape");
+    (a.to_dtype(DType::F64).unwrap() - b.to_dtype(DType::F64).unwrap())
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar::<f64>()
+        .unwrap()
+}

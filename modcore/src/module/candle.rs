@@ -47,31 +47,44 @@ pub trait CandleModule: Module<Tensor> {
     /// alone. A parameter the pass did not reach keeps its gradient. Every sum is made before any
     /// is stored, so a failure changes nothing.
     fn accumulate_grads(&self, grads: &GradStore) -> Result<(), TensorError> {
-        let mut sums: Vec<(&Parameter<Tensor>, Tensor)> = Vec::new();
-        let mut failure = None;
+        // One pass stores every gradient whose slot is empty (the common case: one lock per
+        // parameter) and sets aside those to add to; the sums are made next, and if one fails
+        // the stored ones are cleared again, so a failure changes nothing.
+        let mut stored: Vec<&Parameter<Tensor>> = Vec::new();
+        let mut to_add: Vec<(&Parameter<Tensor>, Tensor, Tensor)> = Vec::new();
         self.visit_parameters("", true, true, &mut |_, p| {
-            if !p.requires_grad() || failure.is_some() {
+            if !p.requires_grad() {
                 return;
             }
             let Some(new) = p.read(|t| grads.get(t).map(Tensor::detach)) else {
                 return;
             };
-            let sum = match p.grad() {
-                None => Ok(new),
-                Some(old) => (old + new).map_err(|e| TensorError::new(e.to_string())),
-            };
-            match sum {
-                Ok(sum) => sums.push((p, sum)),
-                Err(e) => failure = Some(e),
-            }
+            p.update_grad(|slot| match slot {
+                None => {
+                    *slot = Some(new);
+                    stored.push(p);
+                }
+                Some(old) => to_add.push((p, old.clone(), new)),
+            });
         });
-        if let Some(e) = failure {
-            return Err(e);
+        let sums = to_add
+            .into_iter()
+            .map(|(p, old, new)| Ok((p, (old + new)?)))
+            .collect::<candle_core::Result<Vec<_>>>();
+        match sums {
+            Ok(sums) => {
+                for (p, sum) in sums {
+                    p.update_grad(|slot| *slot = Some(sum));
+                }
+                Ok(())
+            }
+            Err(e) => {
+                for p in stored {
+                    p.set_grad(None);
+                }
+                Err(TensorError::new(e.to_string()))
+            }
         }
-        for (p, sum) in sums {
-            p.update_grad(|slot| *slot = Some(sum));
-        }
-        Ok(())
     }
 
     /// The variable of every parameter that requires grad, in `named_parameters` order and tied

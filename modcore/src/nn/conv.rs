@@ -37,7 +37,7 @@ pub struct Conv2d {
 }
 
 impl Conv2d {
-    /// A convolution with PyTorch's arguments (`dilation` is the same for both dimensions).
+    /// A convolution with PyTorch's arguments (no dilation), on the CPU in float32.
     pub fn new(
         in_channels: usize,
         out_channels: usize,
@@ -47,7 +47,7 @@ impl Conv2d {
         groups: usize,
         bias: bool,
     ) -> candle_core::Result<Self> {
-        Self::with_dilation(
+        Self::with_options(
             in_channels,
             out_channels,
             kernel_size,
@@ -56,35 +56,12 @@ impl Conv2d {
             1,
             groups,
             bias,
-        )
-    }
-
-    /// [`Conv2d::new`] with a dilation.
-    #[allow(clippy::too_many_arguments)]
-    pub fn with_dilation(
-        in_channels: usize,
-        out_channels: usize,
-        kernel_size: (usize, usize),
-        stride: (usize, usize),
-        padding: (usize, usize),
-        dilation: usize,
-        groups: usize,
-        bias: bool,
-    ) -> candle_core::Result<Self> {
-        Self::with_options(
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride,
-            padding,
-            dilation,
-            groups,
-            bias,
             &Factory::default(),
         )
     }
 
-    /// Every argument of PyTorch's constructor (zero padding), `device` and `dtype` in `factory`.
+    /// Every argument of PyTorch's constructor (zero padding; `dilation` the same for both
+    /// dimensions), `device` and `dtype` in `factory`.
     #[allow(clippy::too_many_arguments)]
     pub fn with_options(
         in_channels: usize,

@@ -13,6 +13,10 @@
 //! | [`Dropout`] | | identity in eval |
 //! | [`ReLU`], [`GELU`], [`Identity`], [`Flatten`] | | |
 //! | [`MaxPool2d`], [`AdaptiveAvgPool2d`] | | |
+//!
+//! Every layer with parameters takes PyTorch's `device=` and `dtype=` as a [`Factory`], the last
+//! argument of its `with_options`; `new` builds on the CPU in float32. [`clip_grad_norm_`] and
+//! [`clip_grad_value_`] are `torch.nn.utils`' gradient clipping ([`utils`]).
 
 mod activation;
 mod conv;

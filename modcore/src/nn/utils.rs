@@ -3,13 +3,14 @@
 
 use candle_core::Tensor;
 
+use super::py_float;
 use crate::Parameter;
 
 /// Why a clipping failed; the gradients are unchanged.
 #[derive(Debug, thiserror::Error)]
 pub enum ClipGradError {
     /// PyTorch's `RuntimeError` with `error_if_nonfinite=True`.
-    #[error("The total norm of order {norm_type} for gradients from `parameters` is non-finite, so it cannot be clipped. To disable this error and scale the gradients by the non-finite norm anyway, set `error_if_nonfinite=False`")]
+    #[error("The total norm of order {} for gradients from `parameters` is non-finite, so it cannot be clipped. To disable this error and scale the gradients by the non-finite norm anyway, set `error_if_nonfinite=False`", py_float(*norm_type))]
     NonFinite {
         /// The norm type asked for.
         norm_type: f64,
@@ -64,11 +65,13 @@ pub fn clip_grad_norm_<'a>(
     if error_if_nonfinite && !total_norm.is_finite() {
         return Err(ClipGradError::NonFinite { norm_type });
     }
-    // PyTorch multiplies every gradient by the clamped coefficient, 1.0 included.
-    let coefficient = (max_norm / (total_norm + 1e-6)).min(1.0);
+    // As PyTorch: `max_norm / (total_norm + 1e-6)` clamped to 1, in the gradients' dtype, and
+    // every gradient multiplied by it, 1.0 included.
+    let max_norm = Tensor::new(max_norm, total.device())?.to_dtype(total.dtype())?;
+    let coefficient = max_norm.div(&(&total + 1e-6)?)?.minimum(1.0)?;
     let clipped = with_grads
         .iter()
-        .map(|(_, g)| g.affine(coefficient, 0.0))
+        .map(|(_, g)| g.broadcast_mul(&coefficient.to_dtype(g.dtype())?))
         .collect::<candle_core::Result<Vec<_>>>()?;
     for ((p, _), g) in with_grads.iter().zip(clipped) {
         p.set_grad(Some(g));
