@@ -44,8 +44,8 @@ pub trait CandleModule: Module<Tensor> {
 
     /// Adds the gradients of a candle backward pass to the parameters that require grad: each
     /// parameter's gradient once (tied parameters are one variable), frozen parameters left
-    /// alone. A parameter the pass did not reach keeps its gradient. Every sum is made before any
-    /// is stored, so a failure changes nothing.
+    /// alone. A parameter the pass did not reach keeps its gradient. A failure (an addition the
+    /// backend refuses) changes nothing: gradients this call stored are cleared again.
     fn accumulate_grads(&self, grads: &GradStore) -> Result<(), TensorError> {
         // One pass stores every gradient whose slot is empty (the common case: one lock per
         // parameter) and sets aside those to add to; the sums are made next, and if one fails

@@ -208,7 +208,13 @@ impl Parameter<candle_core::Tensor> {
         if !self.requires_grad() {
             return None;
         }
-        self.read(|t| candle_core::Var::from_tensor(t).ok())
+        // Only a variable itself: `Var::from_tensor` would copy anything else, and the optimizer
+        // would then train a tensor the parameter does not hold.
+        self.read(|t| {
+            t.is_variable()
+                .then(|| candle_core::Var::from_tensor(t).ok())
+                .flatten()
+        })
     }
 }
 
