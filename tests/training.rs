@@ -8,7 +8,7 @@ mod common;
 use std::collections::HashMap;
 use std::path::Path;
 
-use candle_core::{DType, Device, Tensor, D};
+use candle_core::{DType, Device, Tensor};
 use candle_nn::Optimizer;
 use modcore::checkpoint;
 use modcore::nn::{
@@ -72,32 +72,11 @@ fn fixture() -> StateDict<Tensor> {
     checkpoint::load_file(dir.join("training.safetensors")).unwrap()
 }
 
-/// PyTorch's `F.cross_entropy` (mean reduction).
-fn cross_entropy(logits: &Tensor, target: &Tensor) -> Tensor {
-    let max = logits.max_keepdim(D::Minus1).unwrap();
-    let shifted = logits.broadcast_sub(&max).unwrap();
-    let lse = shifted
-        .exp()
-        .unwrap()
-        .sum_keepdim(D::Minus1)
-        .unwrap()
-        .log()
-        .unwrap();
-    let log_probs = shifted.broadcast_sub(&lse).unwrap();
-    let picked = log_probs
-        .gather(
-            &target.to_dtype(DType::U32).unwrap().unsqueeze(1).unwrap(),
-            1,
-        )
-        .unwrap();
-    picked.mean_all().unwrap().neg().unwrap()
-}
-
 fn loss(net: &Net, fixture: &StateDict<Tensor>) -> Tensor {
     let image = fixture.get("input:image").unwrap().clone();
     let ids = fixture.get("input:ids").unwrap().clone();
     let logits = net.call((image, ids)).unwrap();
-    cross_entropy(&logits, fixture.get("input:target").unwrap())
+    common::cross_entropy(&logits, fixture.get("input:target").unwrap())
 }
 
 /// Every entry of `expected` under `prefix` equals the gradient of the same name, and nothing

@@ -118,6 +118,8 @@ pub use crate::tensor::backend;
 pub mod containers;
 #[cfg(feature = "candle")]
 pub mod nn;
+#[cfg(feature = "candle")]
+pub mod optim;
 
 pub use crate::error::{AttributeError, Error, PythonType};
 pub use crate::hooks::call::AnyForwardHook;

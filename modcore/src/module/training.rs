@@ -26,7 +26,7 @@ pub(crate) fn requires_grad_for<T: Tensor>(
 }
 
 /// Whether `pattern` matches `name` or one of its module prefixes (`a.b` and `a` of `a.b.c`).
-fn selects(pattern: &str, name: &str) -> bool {
+pub(crate) fn selects(pattern: &str, name: &str) -> bool {
     matches(pattern, name)
         || name
             .char_indices()
