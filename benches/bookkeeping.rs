@@ -12,6 +12,7 @@ use candle_core::{DType, Device, Tensor};
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion};
 use modcore::containers::ModuleList;
 use modcore::nn::{Identity, LayerNorm, Linear};
+use modcore::optim::{AdamW, AdamWOptions, Optimizer};
 use modcore::{CandleModule, Forward, HookOptions, Module, ModuleCore, ModuleHooks, StateDict};
 
 /// Counts live heap bytes, for the memory figures.
@@ -306,6 +307,9 @@ fn training(c: &mut Criterion) {
             black_box(&model).requires_grad_(true);
         })
     });
+    // PyTorch's side: `../shared/bench/pytorch_train_baseline.py`, `adamw_step_foreach_*`.
+    let mut adamw = AdamW::from_model(&model, AdamWOptions::default()).unwrap();
+    g.bench_function("adamw_step", |b| b.iter(|| adamw.step().unwrap()));
     g.finish();
 }
 

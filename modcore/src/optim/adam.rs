@@ -84,6 +84,14 @@ macro_rules! adam_options {
             fn set_lr(&mut self, lr: f64) {
                 self.lr = lr;
             }
+
+            fn momentum(&self) -> Option<f64> {
+                Some(self.betas.0)
+            }
+
+            fn set_momentum(&mut self, momentum: f64) {
+                self.betas.0 = momentum;
+            }
         }
     };
 }

@@ -21,6 +21,7 @@
 
 mod adam;
 mod group;
+pub mod lr_scheduler;
 pub mod optimizer;
 mod sgd;
 

@@ -35,6 +35,19 @@ pub trait Optimizer {
 
     /// Sets group `group`'s learning rate, as a scheduler does.
     fn set_lr(&mut self, group: usize, lr: f64);
+
+    /// Group `group`'s `initial_lr`: the learning rate the first scheduler found, which later
+    /// schedulers start from (PyTorch keeps it in `param_groups`).
+    fn initial_lr(&self, group: usize) -> Option<f64>;
+
+    /// Sets group `group`'s `initial_lr`.
+    fn set_initial_lr(&mut self, group: usize, lr: f64);
+
+    /// Group `group`'s momentum, as `OneCycleLR` cycles it: SGD's `momentum`, Adam's `beta1`.
+    fn momentum(&self, group: usize) -> Option<f64>;
+
+    /// Sets group `group`'s momentum (SGD's `momentum`, Adam's `beta1`).
+    fn set_momentum(&mut self, group: usize, momentum: f64);
 }
 
 /// An optimizer's hyper-parameters, and its update rule on one parameter.
@@ -54,6 +67,17 @@ pub trait Update: Clone {
 
     /// Sets the learning rate.
     fn set_lr(&mut self, lr: f64);
+
+    /// The momentum a scheduler may cycle (SGD's `momentum`, Adam's `beta1`); `None` if the
+    /// optimizer has none.
+    fn momentum(&self) -> Option<f64> {
+        None
+    }
+
+    /// Sets that momentum.
+    fn set_momentum(&mut self, momentum: f64) {
+        let _ = momentum;
+    }
 }
 
 /// An optimizer: parameter groups with options `O`, and each parameter's state.
@@ -76,6 +100,8 @@ pub struct Optim<O: Update> {
     groups: Vec<ParamGroup<O>>,
     /// `state[g][i]`: the state of parameter `i` of group `g`.
     state: Vec<Vec<Option<O::State>>>,
+    /// Each group's `initial_lr`, once a scheduler has set it.
+    initial_lrs: Vec<Option<f64>>,
 }
 
 impl<O: Update> Optim<O> {
@@ -98,7 +124,12 @@ impl<O: Update> Optim<O> {
             .iter()
             .map(|g| g.params.iter().map(|_| None).collect())
             .collect();
-        Ok(Optim { groups, state })
+        let initial_lrs = vec![None; groups.len()];
+        Ok(Optim {
+            groups,
+            state,
+            initial_lrs,
+        })
     }
 
     /// An optimizer over every parameter of `model`, in one group with `options`.
@@ -154,6 +185,22 @@ impl<O: Update> Optimizer for Optim<O> {
 
     fn set_lr(&mut self, group: usize, lr: f64) {
         self.groups[group].options.set_lr(lr)
+    }
+
+    fn initial_lr(&self, group: usize) -> Option<f64> {
+        self.initial_lrs[group]
+    }
+
+    fn set_initial_lr(&mut self, group: usize, lr: f64) {
+        self.initial_lrs[group] = Some(lr);
+    }
+
+    fn momentum(&self, group: usize) -> Option<f64> {
+        self.groups[group].options.momentum()
+    }
+
+    fn set_momentum(&mut self, group: usize, momentum: f64) {
+        self.groups[group].options.set_momentum(momentum)
     }
 }
 

@@ -86,4 +86,12 @@ impl Update for SgdOptions {
     fn set_lr(&mut self, lr: f64) {
         self.lr = lr;
     }
+
+    fn momentum(&self) -> Option<f64> {
+        Some(self.momentum)
+    }
+
+    fn set_momentum(&mut self, momentum: f64) {
+        self.momentum = momentum;
+    }
 }
