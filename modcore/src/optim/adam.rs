@@ -2,7 +2,10 @@
 //! correction, `eps` outside the square root, `amsgrad`, `maximize`; AdamW's decoupled weight
 //! decay).
 
+use serde_json::{Map, Value};
+
 use crate::optim::optimizer::{check_lr_and_decay, invalid, py, Optim, OptimError, Update};
+use crate::optim::state::{boolean, float, implementation_flags, known_keys, StateValue};
 
 /// PyTorch's `torch.optim.Adam`: weight decay added to the gradient (L2).
 pub type Adam = Optim<AdamOptions>;
@@ -87,6 +90,36 @@ macro_rules! adam_options {
 
             fn momentum(&self) -> Option<f64> {
                 Some(self.betas.0)
+            }
+
+            fn to_group(&self) -> Map<String, Value> {
+                let mut map = Map::new();
+                map.insert("lr".to_owned(), self.lr.into());
+                map.insert("betas".to_owned(), vec![self.betas.0, self.betas.1].into());
+                map.insert("eps".to_owned(), self.eps.into());
+                map.insert("weight_decay".to_owned(), self.weight_decay.into());
+                map.insert("amsgrad".to_owned(), self.amsgrad.into());
+                map.insert("maximize".to_owned(), self.maximize.into());
+                implementation_flags(&mut map, true);
+                map.insert("decoupled_weight_decay".to_owned(), $decoupled.into());
+                map
+            }
+
+            fn with_group(&self, group: &Map<String, Value>) -> Result<Self, String> {
+                let (lr, betas, eps, weight_decay, amsgrad, maximize) = read_group(
+                    group,
+                    (self.lr, self.betas, self.eps, self.weight_decay, self.amsgrad, self.maximize),
+                    $decoupled,
+                )?;
+                Ok($name { lr, betas, eps, weight_decay, amsgrad, maximize })
+            }
+
+            fn save_state(state: &AdamState) -> Vec<(&'static str, StateValue)> {
+                save_state(state)
+            }
+
+            fn load_state(entries: &[(String, StateValue)]) -> Result<AdamState, String> {
+                load_state(entries)
             }
 
             fn set_momentum(&mut self, momentum: f64) {
@@ -196,4 +229,86 @@ fn lerp(start: f32, end: f32, weight: f32) -> f32 {
     } else {
         end - (end - start) * (1.0 - weight)
     }
+}
+
+/// The options of an Adam group: `lr, betas, eps, weight_decay, amsgrad, maximize`.
+type AdamGroup = (f64, (f64, f64), f64, f64, bool, bool);
+
+/// A saved Adam-family group over the current options; `decoupled` must match the saved
+/// `decoupled_weight_decay` (an Adam state does not load into AdamW).
+fn read_group(
+    group: &Map<String, Value>,
+    current: AdamGroup,
+    decoupled: bool,
+) -> Result<AdamGroup, String> {
+    let keys = ["lr", "betas", "eps", "weight_decay", "amsgrad", "maximize"];
+    known_keys(group, &keys).or_else(|e| {
+        // `decoupled_weight_decay` is PyTorch's own key for the two kinds of Adam.
+        if e.contains("`decoupled_weight_decay`") {
+            Ok(())
+        } else {
+            Err(e)
+        }
+    })?;
+    if let Some(saved) = boolean(group, "decoupled_weight_decay")? {
+        if saved != decoupled {
+            return Err(format!(
+                "`decoupled_weight_decay` is {saved}, this optimizer's is {decoupled}"
+            ));
+        }
+    }
+    let betas = match group.get("betas") {
+        None => current.1,
+        Some(v) => match v
+            .as_array()
+            .map(|a| a.iter().map(Value::as_f64).collect::<Vec<_>>())
+        {
+            Some(b) if b.len() == 2 && b.iter().all(Option::is_some) => {
+                (b[0].unwrap_or_default(), b[1].unwrap_or_default())
+            }
+            _ => return Err(format!("`betas` is {v}, not two numbers")),
+        },
+    };
+    Ok((
+        float(group, "lr")?.unwrap_or(current.0),
+        betas,
+        float(group, "eps")?.unwrap_or(current.2),
+        float(group, "weight_decay")?.unwrap_or(current.3),
+        boolean(group, "amsgrad")?.unwrap_or(current.4),
+        boolean(group, "maximize")?.unwrap_or(current.5),
+    ))
+}
+
+fn save_state(state: &AdamState) -> Vec<(&'static str, StateValue)> {
+    let mut entries = vec![
+        ("step", StateValue::Scalar(state.step)),
+        ("exp_avg", StateValue::Values(state.exp_avg.clone())),
+        ("exp_avg_sq", StateValue::Values(state.exp_avg_sq.clone())),
+    ];
+    if let Some(max) = &state.max_exp_avg_sq {
+        entries.push(("max_exp_avg_sq", StateValue::Values(max.clone())));
+    }
+    entries
+}
+
+fn load_state(entries: &[(String, StateValue)]) -> Result<AdamState, String> {
+    let get = |key: &str| entries.iter().find(|(k, _)| k == key).map(|(_, v)| v);
+    if let Some((key, _)) = entries
+        .iter()
+        .find(|(k, _)| !["step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"].contains(&k.as_str()))
+    {
+        return Err(format!("unknown entry `{key}`"));
+    }
+    let missing = |key: &str| format!("no `{key}`");
+    let state = AdamState {
+        step: get("step")
+            .and_then(StateValue::scalar)
+            .ok_or_else(|| missing("step"))?,
+        exp_avg: get("exp_avg").ok_or_else(|| missing("exp_avg"))?.values(),
+        exp_avg_sq: get("exp_avg_sq")
+            .ok_or_else(|| missing("exp_avg_sq"))?
+            .values(),
+        max_exp_avg_sq: get("max_exp_avg_sq").map(StateValue::values),
+    };
+    Ok(state)
 }

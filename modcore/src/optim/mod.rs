@@ -24,8 +24,10 @@ mod group;
 pub mod lr_scheduler;
 pub mod optimizer;
 mod sgd;
+pub mod state;
 
 pub use adam::{Adam, AdamOptions, AdamState, AdamW, AdamWOptions};
 pub use group::{ParamGroup, ParamGroups};
 pub use optimizer::{Optim, OptimError, Optimizer, Update};
 pub use sgd::{SgdOptions, SGD};
+pub use state::{load_file, save_file, OptimizerState, StateError, StateValue};

@@ -11,9 +11,12 @@
 
 use candle_core::{DType, Tensor};
 
+use serde_json::{Map, Value};
+
 use crate::module::traversal::AddressSet;
 use crate::optim::group::{ParamGroup, ParamGroups};
-use crate::{Module, Parameter, TensorError};
+use crate::optim::state::{float, OptimizerState, StateError, StateValue};
+use crate::{Module, Parameter, StateDict, TensorError};
 
 /// What an optimizer does: PyTorch's `step`, `zero_grad` and the per-group learning rate
 /// schedulers drive.
@@ -48,6 +51,14 @@ pub trait Optimizer {
 
     /// Sets group `group`'s momentum (SGD's `momentum`, Adam's `beta1`).
     fn set_momentum(&mut self, group: usize, momentum: f64);
+
+    /// PyTorch's `optimizer.state_dict()`: see [`OptimizerState`].
+    fn state_dict(&self) -> Result<OptimizerState, OptimError>;
+
+    /// PyTorch's `optimizer.load_state_dict(state)`, checked first: a state that does not fit (a
+    /// group count or size, a parameter name, a shape, an unknown group key) is an error and the
+    /// optimizer is unchanged.
+    fn load_state_dict(&mut self, state: &OptimizerState) -> Result<(), StateError>;
 }
 
 /// An optimizer's hyper-parameters, and its update rule on one parameter.
@@ -78,6 +89,19 @@ pub trait Update: Clone {
     fn set_momentum(&mut self, momentum: f64) {
         let _ = momentum;
     }
+
+    /// The hyper-parameters under PyTorch's `param_groups` keys (without `params`).
+    fn to_group(&self) -> Map<String, Value>;
+
+    /// These options with a saved group's values; the message of an unknown key or a value of
+    /// the wrong type otherwise.
+    fn with_group(&self, group: &Map<String, Value>) -> Result<Self, String>;
+
+    /// The state under PyTorch's keys (`step`, `exp_avg`, `momentum_buffer`, …).
+    fn save_state(state: &Self::State) -> Vec<(&'static str, StateValue)>;
+
+    /// A state from its saved entries; the message of a missing or unknown one otherwise.
+    fn load_state(entries: &[(String, StateValue)]) -> Result<Self::State, String>;
 }
 
 /// An optimizer: parameter groups with options `O`, and each parameter's state.
@@ -202,6 +226,124 @@ impl<O: Update> Optimizer for Optim<O> {
     fn set_momentum(&mut self, group: usize, momentum: f64) {
         self.groups[group].options.set_momentum(momentum)
     }
+
+    fn state_dict(&self) -> Result<OptimizerState, OptimError> {
+        let mut tensors = StateDict::new();
+        let mut param_groups = Vec::with_capacity(self.groups.len());
+        let mut param_names = Vec::new();
+        for (g, (group, states)) in self.groups.iter().zip(&self.state).enumerate() {
+            let mut map = group.options.to_group();
+            if let Some(lr) = self.initial_lrs[g] {
+                map.insert("initial_lr".to_owned(), lr.into());
+            }
+            let mut indices = Vec::with_capacity(group.params.len());
+            for ((name, p), state) in group.params.iter().zip(states) {
+                let index = param_names.len();
+                for (key, value) in state.iter().flat_map(O::save_state) {
+                    let tensor = value
+                        .to_tensor(&p.shape())
+                        .map_err(|e| tensor_error(name, e))?;
+                    tensors.insert(format!("state.{index}.{key}"), tensor);
+                }
+                indices.push(Value::from(index));
+                param_names.push(name.clone());
+            }
+            map.insert("params".to_owned(), Value::Array(indices));
+            param_groups.push(map);
+        }
+        Ok(OptimizerState {
+            tensors,
+            param_groups,
+            param_names,
+        })
+    }
+
+    fn load_state_dict(&mut self, saved: &OptimizerState) -> Result<(), StateError> {
+        if saved.param_groups.len() != self.groups.len() {
+            return Err(StateError::GroupCount);
+        }
+        let params: Vec<(&str, &Parameter<Tensor>)> = self
+            .groups
+            .iter()
+            .flat_map(|g| g.params.iter().map(|(n, p)| (n.as_str(), p)))
+            .collect();
+        let entries = saved_entries(saved, &params)?;
+        let mut options = Vec::with_capacity(self.groups.len());
+        let mut initial_lrs = Vec::with_capacity(self.groups.len());
+        let mut states = Vec::with_capacity(self.groups.len());
+        let mut entries = entries.into_iter();
+        for (g, (group, map)) in self.groups.iter().zip(&saved.param_groups).enumerate() {
+            let size = map.get("params").and_then(Value::as_array).map(Vec::len);
+            if size != Some(group.params.len()) {
+                return Err(StateError::GroupSize);
+            }
+            let problem = |message| StateError::Group { group: g, message };
+            options.push(group.options.with_group(map).map_err(problem)?);
+            initial_lrs.push(float(map, "initial_lr").map_err(problem)?);
+            let mut group_states = Vec::with_capacity(group.params.len());
+            for (name, _) in &group.params {
+                let saved = entries.next().unwrap_or_default();
+                group_states.push(if saved.is_empty() {
+                    None
+                } else {
+                    Some(
+                        O::load_state(&saved)
+                            .map_err(|e| StateError::Entry(format!("`{name}`: {e}")))?,
+                    )
+                });
+            }
+            states.push(group_states);
+        }
+        for (group, options) in self.groups.iter_mut().zip(options) {
+            group.options = options;
+        }
+        self.initial_lrs = initial_lrs;
+        self.state = states;
+        Ok(())
+    }
+}
+
+/// Each parameter's saved state entries, by index, checked against the parameter's name and
+/// shape.
+fn saved_entries(
+    saved: &OptimizerState,
+    params: &[(&str, &Parameter<Tensor>)],
+) -> Result<Vec<Vec<(String, StateValue)>>, StateError> {
+    if saved.param_names.len() != params.len() {
+        return Err(StateError::GroupSize);
+    }
+    for (index, (saved, (model, _))) in saved.param_names.iter().zip(params).enumerate() {
+        if saved != model {
+            return Err(StateError::Name {
+                index,
+                saved: saved.clone(),
+                model: (*model).to_owned(),
+            });
+        }
+    }
+    let mut entries: Vec<Vec<(String, StateValue)>> = vec![Vec::new(); params.len()];
+    for (key, tensor) in saved.tensors.iter() {
+        let malformed = || StateError::Entry(format!("`{key}` is not `state.<index>.<name>`"));
+        let rest = key.strip_prefix("state.").ok_or_else(malformed)?;
+        let (index, name) = rest.split_once('.').ok_or_else(malformed)?;
+        let index: usize = index.parse().map_err(|_| malformed())?;
+        let (param_name, p) = params.get(index).ok_or_else(|| {
+            StateError::Entry(format!("`{key}`: there are {} parameters", params.len()))
+        })?;
+        let shape = p.shape();
+        if tensor.rank() != 0 && tensor.dims() != shape.as_slice() {
+            return Err(StateError::Shape {
+                key: key.to_owned(),
+                name: (*param_name).to_owned(),
+                saved: tensor.dims().to_vec(),
+                model: shape,
+            });
+        }
+        let value = StateValue::from_tensor(tensor)
+            .map_err(|e| StateError::Entry(format!("`{key}`: {e}")))?;
+        entries[index].push((name.to_owned(), value));
+    }
+    Ok(entries)
 }
 
 /// Why an optimizer could not be built or could not step.

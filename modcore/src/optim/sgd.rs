@@ -1,6 +1,9 @@
 //! [`SGD`]: PyTorch's `torch.optim.SGD` (momentum, dampening, weight decay, Nesterov, maximize).
 
+use serde_json::{Map, Value};
+
 use crate::optim::optimizer::{check_lr_and_decay, invalid, py, Optim, OptimError, Update};
+use crate::optim::state::{boolean, float, implementation_flags, known_keys, StateValue};
 
 /// PyTorch's `torch.optim.SGD`.
 pub type SGD = Optim<SgdOptions>;
@@ -89,6 +92,54 @@ impl Update for SgdOptions {
 
     fn momentum(&self) -> Option<f64> {
         Some(self.momentum)
+    }
+
+    fn to_group(&self) -> Map<String, Value> {
+        let mut map = Map::new();
+        map.insert("lr".to_owned(), self.lr.into());
+        map.insert("momentum".to_owned(), self.momentum.into());
+        map.insert("dampening".to_owned(), self.dampening.into());
+        map.insert("weight_decay".to_owned(), self.weight_decay.into());
+        map.insert("nesterov".to_owned(), self.nesterov.into());
+        map.insert("maximize".to_owned(), self.maximize.into());
+        implementation_flags(&mut map, false);
+        map
+    }
+
+    fn with_group(&self, group: &Map<String, Value>) -> Result<Self, String> {
+        known_keys(
+            group,
+            &[
+                "lr",
+                "momentum",
+                "dampening",
+                "weight_decay",
+                "nesterov",
+                "maximize",
+            ],
+        )?;
+        Ok(SgdOptions {
+            lr: float(group, "lr")?.unwrap_or(self.lr),
+            momentum: float(group, "momentum")?.unwrap_or(self.momentum),
+            dampening: float(group, "dampening")?.unwrap_or(self.dampening),
+            weight_decay: float(group, "weight_decay")?.unwrap_or(self.weight_decay),
+            nesterov: boolean(group, "nesterov")?.unwrap_or(self.nesterov),
+            maximize: boolean(group, "maximize")?.unwrap_or(self.maximize),
+        })
+    }
+
+    fn save_state(state: &Vec<f32>) -> Vec<(&'static str, StateValue)> {
+        vec![("momentum_buffer", StateValue::Values(state.clone()))]
+    }
+
+    fn load_state(entries: &[(String, StateValue)]) -> Result<Vec<f32>, String> {
+        match entries {
+            [(key, value)] if key == "momentum_buffer" => Ok(value.values()),
+            _ => Err(format!(
+                "expected `momentum_buffer`, got {:?}",
+                entries.iter().map(|(k, _)| k).collect::<Vec<_>>()
+            )),
+        }
     }
 
     fn set_momentum(&mut self, momentum: f64) {

@@ -161,12 +161,16 @@ fn raw<T: Tensor>(key: &str, tensor: &T) -> Result<Raw, CheckpointError> {
 }
 
 /// Writes `entries` to `path` through a temporary file in the same directory.
-fn write(entries: &[(&str, Raw)], path: &Path) -> Result<(), CheckpointError> {
+fn write(
+    entries: &[(&str, Raw)],
+    metadata: Option<HashMap<String, String>>,
+    path: &Path,
+) -> Result<(), CheckpointError> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
     let data = entries.iter().map(|(k, r)| (*k, r));
-    safetensors::serialize_to_file(data, None, &tmp).map_err(|e| match e {
+    safetensors::serialize_to_file(data, metadata, &tmp).map_err(|e| match e {
         safetensors::SafeTensorError::IoError(source) => CheckpointError::Io {
             path: path.to_owned(),
             source,
@@ -197,17 +201,40 @@ pub fn save_file<T: Tensor>(
     state_dict: &StateDict<T>,
     path: impl AsRef<Path>,
 ) -> Result<(), CheckpointError> {
-    let entries = state_dict
+    write(&raws(state_dict)?, None, path.as_ref())
+}
+
+/// Every entry of a state dict as the bytes a file holds.
+fn raws<T: Tensor>(state_dict: &StateDict<T>) -> Result<Vec<(&str, Raw)>, CheckpointError> {
+    state_dict
         .iter()
         .map(|(key, tensor)| Ok((key, raw(key, tensor)?)))
-        .collect::<Result<Vec<_>, CheckpointError>>()?;
-    write(&entries, path.as_ref())
+        .collect()
+}
+
+/// [`save_file`] with string metadata in the file's header (`__metadata__`, what
+/// `safetensors.torch.save_file(tensors, path, metadata)` writes).
+pub fn save_file_with_metadata<T: Tensor>(
+    state_dict: &StateDict<T>,
+    metadata: HashMap<String, String>,
+    path: impl AsRef<Path>,
+) -> Result<(), CheckpointError> {
+    write(&raws(state_dict)?, Some(metadata), path.as_ref())
+}
+
+/// [`load_file`] with the header's string metadata (empty when the file has none).
+pub fn load_file_with_metadata<T: Tensor>(
+    path: impl AsRef<Path>,
+) -> Result<(StateDict<T>, HashMap<String, String>), CheckpointError> {
+    let mut metadata = HashMap::new();
+    let state_dict = load_file_with(path.as_ref(), &T::from_bytes, Some(&mut metadata))?;
+    Ok((state_dict, metadata))
 }
 
 /// Reads a safetensors file into a state dict, in the file's order (on the CPU, for
 /// device-aware backends; see [`load_file_on`] for candle devices).
 pub fn load_file<T: Tensor>(path: impl AsRef<Path>) -> Result<StateDict<T>, CheckpointError> {
-    load_file_with(path.as_ref(), &T::from_bytes)
+    load_file_with(path.as_ref(), &T::from_bytes, None)
 }
 
 /// How a loader makes a tensor from a file entry's dtype, shape and bytes.
@@ -225,9 +252,11 @@ pub fn load_file_on(
     path: impl AsRef<Path>,
     device: &candle_core::Device,
 ) -> Result<StateDict<candle_core::Tensor>, CheckpointError> {
-    load_file_with(path.as_ref(), &|dtype, shape, bytes| {
-        crate::backend::candle::from_bytes_on(dtype, shape, bytes, device)
-    })
+    load_file_with(
+        path.as_ref(),
+        &|dtype, shape, bytes| crate::backend::candle::from_bytes_on(dtype, shape, bytes, device),
+        None,
+    )
 }
 
 /// [`load_sharded`] onto a candle device.
@@ -244,6 +273,7 @@ pub fn load_sharded_on(
 fn load_file_with<T: Tensor>(
     path: &Path,
     make: MakeTensor<'_, T>,
+    header: Option<&mut HashMap<String, String>>,
 ) -> Result<StateDict<T>, CheckpointError> {
     let file = File::open(path).map_err(io_error(path))?;
     // SAFETY: the map is read-only and private to this function: every tensor is copied out of
@@ -253,6 +283,9 @@ fn load_file_with<T: Tensor>(
     let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io_error(path))?;
     let tensors = SafeTensors::deserialize(&map).map_err(|e| format_error(path, e))?;
     let (_, metadata) = SafeTensors::read_metadata(&map).map_err(|e| format_error(path, e))?;
+    if let (Some(header), Some(strings)) = (header, metadata.metadata()) {
+        header.clone_from(strings);
+    }
     let mut out = StateDict::new();
     for key in metadata.offset_keys() {
         let view = tensors.tensor(&key).map_err(|e| format_error(path, e))?;
@@ -303,7 +336,7 @@ pub fn save_sharded<T: Tensor>(
     let mut weight_map = serde_json::Map::new();
     for (i, shard) in shards.iter().enumerate() {
         let name = format!("model-{:05}-of-{count:05}.safetensors", i + 1);
-        write(shard, &dir.join(&name))?;
+        write(shard, None, &dir.join(&name))?;
         for (key, _) in shard {
             weight_map.insert((*key).to_owned(), name.clone().into());
         }
@@ -350,7 +383,7 @@ fn load_sharded_with<T: Tensor>(
             return Err(invalid(format!("shard \"{file}\" is not a file name")));
         }
         if !shards.contains_key(file) {
-            shards.insert(file, load_file_with(&dir.join(file), make)?);
+            shards.insert(file, load_file_with(&dir.join(file), make, None)?);
         }
     }
     let mut out = StateDict::new();

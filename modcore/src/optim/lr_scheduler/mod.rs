@@ -38,7 +38,9 @@ pub use lambda::LambdaLR;
 pub use one_cycle::{Anneal, OneCycleLR, OneCycleOptions};
 pub use sequential::SequentialLR;
 
-use crate::optim::{OptimError, Optimizer};
+use serde_json::Value;
+
+use crate::optim::{OptimError, Optimizer, StateError};
 
 /// What every scheduler keeps: PyTorch's `last_epoch`, `_step_count`, `base_lrs` and
 /// `_last_lr`.
@@ -119,6 +121,66 @@ pub trait LrScheduler {
     /// (PyTorch's `recursive_undo`).
     fn undo(&mut self) {
         self.state_mut().last_epoch -= 1;
+    }
+
+    /// The state to save, under PyTorch's `state_dict()` keys (`last_epoch`, `_step_count`,
+    /// `base_lrs`, `_last_lr`; `SequentialLR` adds `_schedulers`).
+    fn state_json(&self) -> Value {
+        self.state().to_json()
+    }
+
+    /// Whether a saved state fits this scheduler (its keys, and one learning rate per group).
+    fn check_state_json(&self, saved: &Value) -> Result<(), StateError> {
+        SchedulerState::from_json(saved, self.state().base_lrs.len()).map(|_| ())
+    }
+
+    /// Resumes from a saved state ([`check_state_json`](LrScheduler::check_state_json) first:
+    /// on an error nothing changes).
+    fn load_state_json(&mut self, saved: &Value) -> Result<(), StateError> {
+        let state = SchedulerState::from_json(saved, self.state().base_lrs.len())?;
+        *self.state_mut() = state;
+        Ok(())
+    }
+}
+
+impl SchedulerState {
+    /// PyTorch's keys.
+    pub(crate) fn to_json(&self) -> Value {
+        serde_json::json!({
+            "last_epoch": self.last_epoch,
+            "_step_count": self.step_count,
+            "base_lrs": self.base_lrs,
+            "_last_lr": self.last_lr,
+        })
+    }
+
+    /// A state saved by [`to_json`](SchedulerState::to_json), for `groups` parameter groups.
+    pub(crate) fn from_json(saved: &Value, groups: usize) -> Result<SchedulerState, StateError> {
+        let bad = |what: &str| StateError::Format(format!("lr_scheduler: {what}"));
+        let floats = |key: &str| -> Result<Vec<f64>, StateError> {
+            let list = saved[key]
+                .as_array()
+                .and_then(|a| a.iter().map(Value::as_f64).collect::<Option<Vec<_>>>())
+                .ok_or_else(|| bad(&format!("`{key}` is not a list of numbers")))?;
+            if list.len() != groups {
+                return Err(bad(&format!(
+                    "`{key}` has {} entries for {groups} groups",
+                    list.len()
+                )));
+            }
+            Ok(list)
+        };
+        Ok(SchedulerState {
+            last_epoch: saved["last_epoch"]
+                .as_i64()
+                .ok_or_else(|| bad("no `last_epoch`"))?,
+            step_count: saved["_step_count"]
+                .as_u64()
+                .ok_or_else(|| bad("no `_step_count`"))?,
+            base_lrs: floats("base_lrs")?,
+            last_lr: floats("_last_lr")?,
+            is_initial: false,
+        })
     }
 }
 

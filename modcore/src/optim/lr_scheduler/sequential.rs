@@ -3,7 +3,9 @@
 
 use super::{initial_step, state_accessors, update_lr, LrScheduler, SchedulerState};
 use crate::optim::optimizer::invalid;
-use crate::optim::{OptimError, Optimizer};
+use serde_json::Value;
+
+use crate::optim::{OptimError, Optimizer, StateError};
 
 /// PyTorch's `SequentialLR(optimizer, schedulers, milestones)`: `schedulers[i]` runs from
 /// `milestones[i - 1]` on; at a milestone the next one starts from its closed form at step 0.
@@ -85,5 +87,43 @@ impl LrScheduler for SequentialLR {
         for scheduler in &mut self.schedulers {
             scheduler.undo();
         }
+    }
+
+    fn state_json(&self) -> Value {
+        let mut json = self.state.to_json();
+        let inner: Vec<Value> = self.schedulers.iter().map(|s| s.state_json()).collect();
+        json["_schedulers"] = Value::Array(inner);
+        json
+    }
+
+    fn check_state_json(&self, saved: &Value) -> Result<(), StateError> {
+        SchedulerState::from_json(saved, self.state.base_lrs.len())?;
+        let inner = saved["_schedulers"]
+            .as_array()
+            .map_or(&[][..], Vec::as_slice);
+        if inner.len() != self.schedulers.len() {
+            return Err(StateError::Format(format!(
+                "lr_scheduler: {} inner schedulers saved, {} here",
+                inner.len(),
+                self.schedulers.len()
+            )));
+        }
+        for (scheduler, saved) in self.schedulers.iter().zip(inner) {
+            scheduler.check_state_json(saved)?;
+        }
+        Ok(())
+    }
+
+    fn load_state_json(&mut self, saved: &Value) -> Result<(), StateError> {
+        self.check_state_json(saved)?;
+        self.state = SchedulerState::from_json(saved, self.state.base_lrs.len())?;
+        for (scheduler, saved) in self
+            .schedulers
+            .iter_mut()
+            .zip(saved["_schedulers"].as_array().into_iter().flatten())
+        {
+            scheduler.load_state_json(saved)?;
+        }
+        Ok(())
     }
 }
