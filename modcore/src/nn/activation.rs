@@ -39,9 +39,16 @@ impl ReLU {
 
 impl Forward<Tensor, Tensor> for ReLU {
     type Output = Tensor;
+    /// `max(x, 0)` with PyTorch's gradient: 1 where `x > 0`, 0 elsewhere, 0 included (candle's
+    /// own `relu` passes the gradient at 0).
     fn forward(&self, x: Tensor) -> ForwardResult<Tensor> {
-        Ok(x.relu()?)
+        Ok(relu(&x)?)
     }
+}
+
+/// `max(x, 0)` with PyTorch's gradient at 0 (none).
+fn relu(x: &Tensor) -> candle_core::Result<Tensor> {
+    x.gt(0.0)?.where_cond(x, &x.zeros_like()?)
 }
 
 /// PyTorch's `nn.GELU`: the exact (`erf`) form by default, the `tanh` approximation on request.

@@ -1,6 +1,6 @@
 //! Pooling: [`MaxPool2d`] and [`AdaptiveAvgPool2d`].
 
-use candle_core::Tensor;
+use candle_core::{DType, Tensor};
 
 use super::py_bool;
 use crate::{Forward, ForwardResult, ModuleCore};
@@ -55,10 +55,64 @@ fn pad_neg_inf(x: &Tensor, dim: usize, n: usize) -> candle_core::Result<Tensor> 
 impl Forward<Tensor, Tensor> for MaxPool2d {
     type Output = Tensor;
 
+    /// The maximum over every window, built from strided views of the padded input: candle's
+    /// own `max_pool2d` scales the gradient of a window's maximum by the fraction of the window
+    /// holding it (a quarter, for 2x2 windows) and has no gradient for overlapping windows. Here
+    /// the first maximum of each window (in row-major order) is selected and gets the whole
+    /// gradient, as in PyTorch, ties included (equal values are common: a background region
+    /// gives the same activation everywhere).
     fn forward(&self, x: Tensor) -> ForwardResult<Tensor> {
+        let (k, s) = (self.kernel_size, self.stride);
         let x = pad_neg_inf(&pad_neg_inf(&x, 2, self.padding)?, 3, self.padding)?;
-        Ok(x.max_pool2d_with_stride(self.kernel_size, self.stride)?)
+        let (n, c, h, w) = x.dims4()?;
+        if h < k || w < k {
+            return Err(format!(
+                "MaxPool2d: input {h}x{w} (padded) is smaller than the kernel {k}"
+            )
+            .into());
+        }
+        let (oh, ow) = ((h - k) / s + 1, (w - k) / s + 1);
+        // Room for `oh` strides from every offset of the window.
+        let x = pad_end_neg_inf(
+            &pad_end_neg_inf(&x, 2, (oh * s + k).saturating_sub(h))?,
+            3,
+            (ow * s + k).saturating_sub(w),
+        )?;
+        let mut views = Vec::with_capacity(k * k);
+        for di in 0..k {
+            let rows = x
+                .narrow(2, di, oh * s)?
+                .reshape((n, c, oh, s, ()))?
+                .narrow(3, 0, 1)?
+                .squeeze(3)?;
+            for dj in 0..k {
+                let view = rows
+                    .narrow(3, dj, ow * s)?
+                    .reshape((n, c, oh, ow, s))?
+                    .narrow(4, 0, 1)?;
+                views.push(view);
+            }
+        }
+        let windows = Tensor::cat(&views, 4)?;
+        let detached = windows.detach();
+        let is_max = detached
+            .broadcast_eq(&detached.max_keepdim(4)?)?
+            .to_dtype(DType::F32)?;
+        let first = (&is_max * is_max.cumsum(4)?.eq(1.0)?.to_dtype(DType::F32)?)?;
+        let zeros = windows.zeros_like()?;
+        Ok(first.ne(0.0)?.where_cond(&windows, &zeros)?.sum(4)?)
     }
+}
+
+/// Appends `n` elements of `-inf` to dimension `dim`.
+fn pad_end_neg_inf(x: &Tensor, dim: usize, n: usize) -> candle_core::Result<Tensor> {
+    if n == 0 {
+        return Ok(x.clone());
+    }
+    let mut shape = x.dims().to_vec();
+    shape[dim] = n;
+    let pad = Tensor::full(f32::NEG_INFINITY, shape, x.device())?.to_dtype(x.dtype())?;
+    Tensor::cat(&[x, &pad], dim)
 }
 
 /// PyTorch's `nn.AdaptiveAvgPool2d(output_size)`: averages over the windows PyTorch computes,
