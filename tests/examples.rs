@@ -36,3 +36,34 @@ mod gpt2;
 fn gpt2_matches_pytorch() {
     gpt2::main().unwrap();
 }
+
+#[allow(dead_code)]
+#[path = "../examples/train_digits.rs"]
+mod train_digits;
+
+/// A shortened run: 40 steps, saved, resumed to 60; the loss curve equals PyTorch's across the
+/// resume.
+#[test]
+fn train_digits_matches_pytorch_and_resumes() {
+    let dir = std::env::temp_dir().join(format!("modcore-digits-{}", std::process::id()));
+    let mut options = train_digits::Options {
+        steps: Some(40),
+        resume: false,
+        dir: dir.clone(),
+        progress: false,
+    };
+    let first = train_digits::run(&options).unwrap();
+    assert_eq!(first.steps, 40);
+    assert!(first.loss_diff.unwrap() <= 1e-4, "{:?}", first.loss_diff);
+    options.steps = Some(60);
+    options.resume = true;
+    let resumed = train_digits::run(&options).unwrap();
+    assert_eq!(resumed.steps, 60);
+    assert!(
+        resumed.loss_diff.unwrap() <= 1e-4,
+        "{:?}",
+        resumed.loss_diff
+    );
+    assert!(resumed.accuracy > 0.8, "{}", resumed.accuracy);
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -130,22 +130,5 @@ pub fn cross_entropy(
     logits: &candle_core::Tensor,
     target: &candle_core::Tensor,
 ) -> candle_core::Tensor {
-    use candle_core::{DType, D};
-    let max = logits.max_keepdim(D::Minus1).unwrap();
-    let shifted = logits.broadcast_sub(&max).unwrap();
-    let lse = shifted
-        .exp()
-        .unwrap()
-        .sum_keepdim(D::Minus1)
-        .unwrap()
-        .log()
-        .unwrap();
-    let log_probs = shifted.broadcast_sub(&lse).unwrap();
-    let picked = log_probs
-        .gather(
-            &target.to_dtype(DType::U32).unwrap().unsqueeze(1).unwrap(),
-            1,
-        )
-        .unwrap();
-    picked.mean_all().unwrap().neg().unwrap()
+    modcore::nn::functional::cross_entropy(logits, target).unwrap()
 }

@@ -16,12 +16,14 @@
 //!
 //! Every layer with parameters takes PyTorch's `device=` and `dtype=` as a [`Factory`], the last
 //! argument of its `with_options`; `new` builds on the CPU in float32. [`clip_grad_norm_`] and
-//! [`clip_grad_value_`] are `torch.nn.utils`' gradient clipping ([`utils`]).
+//! [`clip_grad_value_`] are `torch.nn.utils`' gradient clipping ([`utils`]);
+//! [`functional::cross_entropy`] is `F.cross_entropy`.
 
 mod activation;
 mod conv;
 mod dropout;
 mod embedding;
+pub mod functional;
 mod linear;
 mod norm;
 mod pool;
