@@ -5,7 +5,8 @@ and prints one table: workload, PyTorch, modcore, ratio.
     /work/torchenv/bin/python benches/compare.py
 
 The Rust side is `cargo bench --bench bookkeeping` (criterion); its medians are read from
-`target/criterion/bookkeeping/*/new/estimates.json`.
+`target/criterion/{bookkeeping,training}/*/new/estimates.json`. The training rows compare with
+`pytorch_train_baseline.py` (a copy of `../shared/bench/pytorch_train_baseline.py`).
 """
 import json
 import os
@@ -29,11 +30,17 @@ WORKLOADS = [
     ("call_two_hooks_s", "call_two_hooks", "call, one pre- and one forward hook"),
     ("register_100_buffers_s", "register_100_buffers", "register 100 buffers"),
 ]
+TRAINING = [
+    # (PyTorch key, criterion benchmark of the `training` group, label)
+    ("adamw_step_foreach_False", "adamw_step", "AdamW step (770 params) vs foreach=False"),
+    ("adamw_step_foreach_True", "adamw_step", "AdamW step (770 params) vs foreach=True"),
+    ("train_step_small_cnn_b64", "train_step_small_cnn_b64", "train step, small CNN, batch 64"),
+]
 
 
-def pytorch():
+def pytorch(script="pytorch_baseline.py"):
     try:
-        out = subprocess.run([sys.executable, os.path.join(ROOT, "benches", "pytorch_baseline.py")],
+        out = subprocess.run([sys.executable, os.path.join(ROOT, "benches", script)],
                              capture_output=True, text=True, check=True).stdout
     except (subprocess.CalledProcessError, FileNotFoundError) as e:
         print("PyTorch baseline not run:", e, file=sys.stderr)
@@ -57,6 +64,9 @@ def rust():
     for _, bench, _ in WORKLOADS + [(None, "named_parameters_hand_written", None)]:
         with open(os.path.join(base, bench, "new", "estimates.json")) as f:
             values[bench] = json.load(f)["median"]["point_estimate"] * 1e-9
+    for _, bench, _ in TRAINING:
+        with open(os.path.join(ROOT, "target", "criterion", "training", bench, "new", "estimates.json")) as f:
+            values["training/" + bench] = json.load(f)["median"]["point_estimate"] * 1e-9
     return values, memory
 
 
@@ -82,6 +92,11 @@ def main():
                        ("bytes_per_linear_4x4", "bytes per 4x4 Linear")]:
         t = torch_values.get(key if key != "bytes_per_linear_4x4" else "python_heap_bytes_per_linear_4x4")
         print(f"{label:40s} {t if t else '-':>14} {memory.get(key, '-'):>14}")
+    train_values = pytorch("pytorch_train_baseline.py")
+    for key, bench, label in TRAINING:
+        t, r = train_values.get(key), rust_values["training/" + bench]
+        ratio = f"{t / r:8.2f}x" if t else "-"
+        print(f"{label:40s} {fmt(t):>14s} {fmt(r):>14s} {ratio:>9s}")
     if "torch" in torch_values:
         print("torch", torch_values["torch"])
 

@@ -79,6 +79,8 @@
 //! | `torch.no_grad()`, `torch.is_grad_enabled()` | [`no_grad`], [`NoGradGuard`], [`is_grad_enabled`] |
 //! | `_apply`, `half()`, `to(dtype)`, `to(device)` | [`Module::apply_to_tensors`], [`Module::half`], [`Module::to_dtype`], `CandleModule::to_device` |
 //! | `torch.nn.utils.clip_grad_norm_`, `clip_grad_value_` | `nn::clip_grad_norm_`, `nn::clip_grad_value_` |
+//! | `torch.optim` (`SGD`, `Adam`, `AdamW`, `param_groups`, `state_dict`) | `optim` (feature `candle`) |
+//! | `torch.optim.lr_scheduler`                | `optim::lr_scheduler`                               |
 //! | `safetensors.torch.save_file` / `load_file`, sharded index files | [`checkpoint`]                  |
 //!
 //! ## Tensor backends
