@@ -10,11 +10,14 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 
 use candle_core::{DType, Device, Tensor};
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion};
-use modcore::containers::{ModuleList, Sequential};
+use modcore::containers::ModuleList;
 use modcore::nn::functional::cross_entropy;
-use modcore::nn::{
-    clip_grad_norm_, BatchNorm2d, Conv2d, Flatten, Identity, LayerNorm, Linear, MaxPool2d, ReLU,
-};
+
+/// The example's CNN, with the convolutions' biases of the PyTorch baseline's.
+#[allow(dead_code)]
+#[path = "../examples/train_digits.rs"]
+mod train_digits;
+use modcore::nn::{clip_grad_norm_, Conv2d, Identity, LayerNorm, Linear, MaxPool2d};
 use modcore::optim::{AdamW, AdamWOptions, Optimizer};
 use modcore::{CandleModule, Forward, HookOptions, Module, ModuleCore, ModuleHooks, StateDict};
 
@@ -317,18 +320,19 @@ fn training(c: &mut Criterion) {
     g.bench_function("adamw_step", |b| b.iter(|| adamw.step().unwrap()));
 
     // PyTorch's side: `train_step_small_cnn_b64` of the same script (its model, batch of 64).
-    let cnn = SmallCnn::new();
+    let cnn = train_digits::Small::new(true).unwrap();
     let x = Tensor::randn(0f32, 1f32, (64, 1, 8, 8), &Device::Cpu).unwrap();
     let y = Tensor::new(&[3u32; 64], &Device::Cpu).unwrap();
     let mut cnn_opt = AdamW::from_model(&cnn, AdamWOptions::default()).unwrap();
     // Its parts, to say where the step's time goes.
     let pool_input = Tensor::randn(0f32, 1f32, (64, 16, 8, 8), &Device::Cpu).unwrap();
     g.bench_function("train_step_maxpool_only", |b| {
-        b.iter(|| cnn.pool.call(pool_input.clone()).unwrap())
+        b.iter(|| MaxPool2d::new(2, 2, 0).call(pool_input.clone()).unwrap())
     });
     g.bench_function("train_step_conv1_only", |b| {
         let input = Tensor::randn(0f32, 1f32, (64, 1, 8, 8), &Device::Cpu).unwrap();
-        b.iter(|| cnn.c1.call(input.clone()).unwrap())
+        let conv = Conv2d::new(1, 16, (3, 3), (1, 1), (1, 1), 1, true).unwrap();
+        b.iter(|| conv.call(input.clone()).unwrap())
     });
     g.bench_function("train_step_forward_only", |b| {
         b.iter(|| cross_entropy(&cnn.call(x.clone()).unwrap(), &y).unwrap())
@@ -349,51 +353,6 @@ fn training(c: &mut Criterion) {
         })
     });
     g.finish();
-}
-
-/// The small CNN of `../shared/bench/pytorch_train_baseline.py`.
-#[derive(Module)]
-#[module(tensor = Tensor)]
-struct SmallCnn {
-    core: ModuleCore,
-    c1: Conv2d,
-    b1: BatchNorm2d,
-    c2: Conv2d,
-    b2: BatchNorm2d,
-    head: Sequential<Tensor>,
-    pool: MaxPool2d,
-    relu: ReLU,
-}
-
-impl SmallCnn {
-    fn new() -> SmallCnn {
-        let mut head = Sequential::new();
-        head.push(Flatten::new(1))
-            .push(Linear::new(32 * 2 * 2, 10, true).unwrap());
-        SmallCnn {
-            core: ModuleCore::new(),
-            c1: Conv2d::new(1, 16, (3, 3), (1, 1), (1, 1), 1, true).unwrap(),
-            b1: BatchNorm2d::new(16).unwrap(),
-            c2: Conv2d::new(16, 32, (3, 3), (1, 1), (1, 1), 1, true).unwrap(),
-            b2: BatchNorm2d::new(32).unwrap(),
-            head,
-            pool: MaxPool2d::new(2, 2, 0),
-            relu: ReLU::new(),
-        }
-    }
-}
-
-impl Forward<Tensor, Tensor> for SmallCnn {
-    type Output = Tensor;
-    fn forward(&self, x: Tensor) -> modcore::ForwardResult<Tensor> {
-        let x = self
-            .pool
-            .call(self.relu.call(self.b1.call(self.c1.call(x)?)?)?)?;
-        let x = self
-            .pool
-            .call(self.relu.call(self.b2.call(self.c2.call(x)?)?)?)?;
-        self.head.call(x)
-    }
 }
 
 criterion_group!(benches, bookkeeping, training);

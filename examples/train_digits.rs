@@ -39,7 +39,7 @@ const WARMUP: i64 = 20;
 /// curve moves by 2.5e-4 within 50 steps when its initial weights are perturbed by 1e-7; without
 /// them, by 2e-6 (torchvision's ResNets leave them out for the same reason).
 #[derive(Module)]
-struct Small {
+pub struct Small {
     core: ModuleCore,
     c1: Conv2d,
     b1: BatchNorm2d,
@@ -51,15 +51,16 @@ struct Small {
 }
 
 impl Small {
-    fn new() -> Result<Small> {
+    /// The CNN; `conv_bias` gives the convolutions biases (the benchmark's baseline has them).
+    pub fn new(conv_bias: bool) -> Result<Small> {
         let mut head = Sequential::new();
         head.push(Flatten::new(1))
             .push(Linear::new(32 * 2 * 2, 10, true)?);
         Ok(Small {
             core: ModuleCore::new(),
-            c1: Conv2d::new(1, 16, (3, 3), (1, 1), (1, 1), 1, false)?,
+            c1: Conv2d::new(1, 16, (3, 3), (1, 1), (1, 1), 1, conv_bias)?,
             b1: BatchNorm2d::new(16)?,
-            c2: Conv2d::new(16, 32, (3, 3), (1, 1), (1, 1), 1, false)?,
+            c2: Conv2d::new(16, 32, (3, 3), (1, 1), (1, 1), 1, conv_bias)?,
             b2: BatchNorm2d::new(32)?,
             head,
             pool: MaxPool2d::new(2, 2, 0),
@@ -129,7 +130,7 @@ pub fn run(options: &Options) -> Result<Report> {
     let (test_x, test_y) = (images(&get("test_x")?)?, get("test_y")?);
     let pytorch_losses = get("losses")?.to_vec1::<f64>()?;
 
-    let mut model = Small::new()?;
+    let mut model = Small::new(false)?;
     let steps_per_epoch = TRAIN.div_ceil(BATCH);
     let total = EPOCHS * steps_per_epoch;
     let mut opt = AdamW::from_model(
