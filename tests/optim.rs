@@ -453,3 +453,68 @@ fn a_state_that_does_not_fit_is_an_error_and_changes_nothing() {
     assert_eq!(before(&opt), reference);
     opt.load_state_dict(&good).unwrap();
 }
+
+#[test]
+fn state_survives_freezing_conversion_and_loading_the_model() {
+    let fixture = fixture();
+    let mut model = mlp(&fixture);
+    let mut opt = AdamW::from_model(
+        &model,
+        AdamWOptions {
+            lr: 0.01,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    run(&model, &mut opt, None, &fixture, 0..2);
+    // Frozen: skipped, its state kept.
+    model.fc1.requires_grad_(false);
+    let frozen = model.fc1.weight.tensor().to_vec2::<f32>().unwrap();
+    run(&model, &mut opt, None, &fixture, 2..3);
+    assert_eq!(model.fc1.weight.tensor().to_vec2::<f32>().unwrap(), frozen);
+    model.fc1.requires_grad_(true);
+    // Converted to float64, then loaded from another model: the same handles, still trained.
+    model.double().unwrap();
+    model
+        .load_state_dict(&mlp(&fixture).state_dict(), true, false)
+        .unwrap();
+    let before = model
+        .fc2
+        .weight
+        .tensor()
+        .to_dtype(DType::F32)
+        .unwrap()
+        .to_vec2::<f32>()
+        .unwrap();
+    let x = fixture
+        .get("batch:3:x")
+        .unwrap()
+        .to_dtype(DType::F64)
+        .unwrap();
+    let y = fixture.get("batch:3:y").unwrap();
+    opt.zero_grad();
+    model
+        .backward(&common::cross_entropy(&model.call(x).unwrap(), y))
+        .unwrap();
+    opt.step().unwrap();
+    assert_eq!(model.fc2.weight.read(|t| t.dtype()), DType::F64);
+    let after = model
+        .fc2
+        .weight
+        .tensor()
+        .to_dtype(DType::F32)
+        .unwrap()
+        .to_vec2::<f32>()
+        .unwrap();
+    assert_ne!(after, before);
+    let state = opt.state_dict().unwrap();
+    assert_eq!(
+        state
+            .tensors
+            .get("state.0.step")
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap(),
+        3.0
+    );
+}
