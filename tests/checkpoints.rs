@@ -383,6 +383,22 @@ fn sharded_checkpoints_load_and_save() {
     }
 }
 
+#[test]
+fn load_sharded_keeps_the_index_key_order() {
+    let dir = scratch("sharded-order");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut sd = StateDict::<Tensor>::new();
+    for key in ["a", "b", "c"] {
+        sd.insert(key, zeros(&[1]));
+    }
+    checkpoint::save_file(&sd, dir.join("one.safetensors")).unwrap();
+    let index = dir.join(checkpoint::INDEX_FILE);
+    let map = r#"{"weight_map": {"c": "one.safetensors", "a": "one.safetensors", "b": "one.safetensors"}}"#;
+    std::fs::write(&index, map).unwrap();
+    let loaded: StateDict<Tensor> = checkpoint::load_sharded(&index).unwrap();
+    assert_eq!(loaded.keys().collect::<Vec<_>>(), ["c", "a", "b"]);
+}
+
 // ---- bad input: a typed error, and the model unchanged ----------------------------------------
 
 fn untouched(m: &Nested) {

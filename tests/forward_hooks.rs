@@ -514,4 +514,14 @@ fn type_erased_hooks_run_on_every_call_and_check_replacements() {
             _wrong.id()
         )
     );
+    _wrong.remove();
+    let pre =
+        m.register_forward_pre_hook_any(|_, _| Some(Box::new("text")), HookOptions::default());
+    assert_eq!(
+        m.call(1.0).unwrap_err().to_string(),
+        format!(
+            "forward pre-hook {} returned a value that is not a `f64`",
+            pre.id()
+        )
+    );
 }

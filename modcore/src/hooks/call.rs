@@ -146,7 +146,7 @@ where
                 }
             } else if let Some(hook) = entry.hook.downcast_ref::<AnyPreHook<T>>() {
                 if let Some(new) = hook(this, &args) {
-                    args = replacement(new, "forward pre-", id)?;
+                    args = replacement(new, "forward pre-hook", id)?;
                 }
             }
         }
@@ -169,7 +169,7 @@ where
                 }
             } else if let Some(hook) = entry.hook.downcast_ref::<AnyPostHook<T>>() {
                 match hook(this, &args, &kwargs, Some(current)) {
-                    Some(new) => Some(replacement(new, "forward", id)?),
+                    Some(new) => Some(replacement(new, "forward hook", id)?),
                     None => None,
                 }
             } else {
