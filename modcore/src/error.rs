@@ -61,44 +61,95 @@ impl fmt::Display for AttributeError {
 
 impl std::error::Error for AttributeError {}
 
-/// The closest candidate within Python's typo budget: an edit distance of at most a third of
-/// the name's length (at least 1). The first of equally close candidates wins.
+/// CPython's suggestion for a missing attribute (`Python/suggestions.c`): the candidate with the
+/// smallest weighted Levenshtein distance (2 per edit, 1 for a case change) within a third of
+/// the characters involved, `(len(name) + len(candidate) + 3) * 2 / 6`, over the candidates in
+/// sorted order as `dir()` lists them, the first of equally close ones winning. As in CPython,
+/// names are compared as UTF-8 bytes, more than 750 candidates give no suggestion, and a
+/// difference of more than 40 bytes after trimming common affixes is never close.
 fn closest<I, S>(name: &str, candidates: I) -> Option<String>
 where
     I: IntoIterator<Item = S>,
     S: AsRef<str>,
 {
-    let budget = (name.chars().count() / 3).max(1);
-    let mut best: Option<(usize, String)> = None;
-    for candidate in candidates {
+    const MAX_CANDIDATE_ITEMS: usize = 750;
+    let mut sorted: Vec<S> = candidates.into_iter().collect();
+    if sorted.len() > MAX_CANDIDATE_ITEMS {
+        return None;
+    }
+    sorted.sort_by(|a, b| a.as_ref().cmp(b.as_ref()));
+    let mut best: Option<(usize, &str)> = None;
+    for candidate in &sorted {
         let candidate = candidate.as_ref();
         if candidate == name {
             continue;
         }
-        let distance = edit_distance(name, candidate);
-        if distance <= budget && best.as_ref().is_none_or(|(d, _)| distance < *d) {
-            best = Some((distance, candidate.to_owned()));
+        let limit = (name.len() + candidate.len() + 3) * MOVE_COST / 6;
+        let limit = best.map_or(limit, |(d, _)| limit.min(d.saturating_sub(1)));
+        let distance = levenshtein(name.as_bytes(), candidate.as_bytes(), limit);
+        if distance <= limit && best.is_none_or(|(d, _)| distance < d) {
+            best = Some((distance, candidate));
         }
     }
-    best.map(|(_, candidate)| candidate)
+    best.map(|(_, candidate)| candidate.to_owned())
 }
 
-/// Levenshtein distance over chars, one row at a time.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (diagonal + usize::from(ca != cb))
-                .min(above + 1)
-                .min(row[j] + 1);
-            diagonal = above;
+/// The cost of an insertion, deletion or substitution in CPython's distance.
+const MOVE_COST: usize = 2;
+
+/// CPython's `substitution_cost`: 0 for equal bytes, 1 for a case change, 2 otherwise.
+fn substitution_cost(a: u8, b: u8) -> usize {
+    if a == b {
+        0
+    } else if a.eq_ignore_ascii_case(&b) {
+        1
+    } else {
+        MOVE_COST
+    }
+}
+
+/// CPython's `levenshtein_distance`, which gives up (returning more than `limit`) as soon as the
+/// distance must exceed `limit`.
+fn levenshtein(a: &[u8], b: &[u8], limit: usize) -> usize {
+    const MAX_STRING_SIZE: usize = 40;
+    let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let (a, b) = (&a[prefix..], &b[prefix..]);
+    let suffix = a
+        .iter()
+        .rev()
+        .zip(b.iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    let (a, b) = (&a[..a.len() - suffix], &b[..b.len() - suffix]);
+    if a.is_empty() || b.is_empty() {
+        return (a.len() + b.len()) * MOVE_COST;
+    }
+    if a.len() > MAX_STRING_SIZE || b.len() > MAX_STRING_SIZE {
+        return limit + 1;
+    }
+    let (a, b) = if b.len() < a.len() { (b, a) } else { (a, b) };
+    if (b.len() - a.len()) * MOVE_COST > limit {
+        return limit + 1;
+    }
+    let mut row: Vec<usize> = (1..=a.len()).map(|i| i * MOVE_COST).collect();
+    let mut result = 0;
+    for (j, &code) in b.iter().enumerate() {
+        let mut distance = j * MOVE_COST;
+        result = distance;
+        let mut minimum = usize::MAX;
+        for (i, &byte) in a.iter().enumerate() {
+            let substitute = distance + substitution_cost(code, byte);
+            distance = row[i];
+            let insert_delete = result.min(distance) + MOVE_COST;
+            result = insert_delete.min(substitute);
+            row[i] = result;
+            minimum = minimum.min(result);
+        }
+        if minimum > limit {
+            return limit + 1;
         }
     }
-    row[b.len()]
+    result
 }
 
 /// The Python exception type PyTorch raises for an [`Error`].
@@ -341,17 +392,26 @@ impl Error {
 mod tests {
     use super::*;
 
+    /// Expectations from CPython 3.11's `AttributeError` suggestions (`obj.<name>` on an object
+    /// whose `dir()` holds the candidates), printed by `tests/fixtures/make_suggestions.py`.
     #[test]
-    fn edit_distance_counts_insertions_deletions_and_substitutions() {
-        assert_eq!(edit_distance("weight", "weight"), 0);
-        assert_eq!(edit_distance("weigth", "weight"), 2);
-        assert_eq!(edit_distance("bias", "bia"), 1);
-        assert_eq!(edit_distance("", "abc"), 3);
+    fn suggestions_follow_cpythons_rule() {
+        assert_eq!(closest("fc", ["fc1", "fc2"]), Some("fc1".to_owned()));
+        assert_eq!(closest("linear", ["conv"]), None);
+        assert_eq!(closest("bf", ["buf", "b"]), Some("b".to_owned()));
+        assert_eq!(closest("x", ["fc", "bias"]), None);
+        assert_eq!(
+            closest("Weight", ["weight", "height"]),
+            Some("weight".to_owned())
+        );
+        assert_eq!(closest("weigth", ["weight"]), Some("weight".to_owned()));
     }
 
     #[test]
-    fn closest_respects_the_typo_budget() {
-        assert_eq!(closest("fc", ["fc1", "fc2"]), Some("fc1".to_owned()));
-        assert_eq!(closest("linear", ["conv"]), None);
+    fn distance_weighs_edits_two_and_case_one() {
+        assert_eq!(levenshtein(b"weight", b"Weight", 10), 1);
+        assert_eq!(levenshtein(b"weigth", b"weight", 10), 4);
+        assert_eq!(levenshtein(b"bias", b"bia", 10), 2);
+        assert_eq!(levenshtein(b"", b"abc", 10), 6);
     }
 }

@@ -241,15 +241,17 @@ fn read_group(
     current: AdamGroup,
     decoupled: bool,
 ) -> Result<AdamGroup, String> {
-    let keys = ["lr", "betas", "eps", "weight_decay", "amsgrad", "maximize"];
-    known_keys(group, &keys).or_else(|e| {
-        // `decoupled_weight_decay` is PyTorch's own key for the two kinds of Adam.
-        if e.contains("`decoupled_weight_decay`") {
-            Ok(())
-        } else {
-            Err(e)
-        }
-    })?;
+    // `decoupled_weight_decay` is PyTorch's own key for the two kinds of Adam.
+    let keys = [
+        "lr",
+        "betas",
+        "eps",
+        "weight_decay",
+        "amsgrad",
+        "maximize",
+        "decoupled_weight_decay",
+    ];
+    known_keys(group, &keys)?;
     if let Some(saved) = boolean(group, "decoupled_weight_decay")? {
         if saved != decoupled {
             return Err(format!(

@@ -171,6 +171,7 @@ impl<T: Tensor> Parameter<T> {
     }
 
     /// Runs `f` on the gradient slot, under its lock: how a backward pass accumulates into it.
+    #[cfg(feature = "candle")]
     pub(crate) fn update_grad<R>(&self, f: impl FnOnce(&mut Option<T>) -> R) -> R {
         f(&mut self
             .state()
