@@ -12,8 +12,8 @@ use modcore::nn::clip_grad_norm_;
 use modcore::nn::{LayerNorm, Linear, ReLU};
 use modcore::optim::lr_scheduler::{CosineAnnealingLR, LinearLR, LrScheduler, SequentialLR};
 use modcore::optim::{
-    self, Adam, AdamOptions, AdamW, AdamWOptions, OptimError, Optimizer, ParamGroups, SgdOptions,
-    StateError, SGD,
+    self, Adam, AdamOptions, AdamW, AdamWOptions, Optim, OptimError, Optimizer, ParamGroups,
+    SgdOptions, StateError, Update, SGD,
 };
 use modcore::prelude::*;
 use modcore::{Module, StateDict};
@@ -76,68 +76,73 @@ fn check(config: &str, make: impl FnOnce(&Mlp) -> Box<dyn Optimizer>) {
     }
 }
 
+/// [`check`] for an optimizer over the model's parameters in one group with `options`.
+fn check_options<O: Update + 'static>(config: &str, options: O) {
+    check(config, |m| Box::new(Optim::from_model(m, options).unwrap()));
+}
+
 #[test]
 fn sgd_with_momentum() {
-    check("sgd_momentum", |m| {
-        let options = SgdOptions {
+    check_options(
+        "sgd_momentum",
+        SgdOptions {
             lr: 0.1,
             momentum: 0.9,
             ..Default::default()
-        };
-        Box::new(SGD::from_model(m, options).unwrap())
-    });
+        },
+    );
 }
 
 #[test]
 fn sgd_with_nesterov_and_weight_decay() {
-    check("sgd_nesterov_decay", |m| {
-        let options = SgdOptions {
+    check_options(
+        "sgd_nesterov_decay",
+        SgdOptions {
             lr: 0.1,
             momentum: 0.9,
             nesterov: true,
             weight_decay: 0.01,
             ..Default::default()
-        };
-        Box::new(SGD::from_model(m, options).unwrap())
-    });
+        },
+    );
 }
 
 #[test]
 fn sgd_with_dampening_maximizing() {
-    check("sgd_dampening_maximize", |m| {
-        let options = SgdOptions {
+    check_options(
+        "sgd_dampening_maximize",
+        SgdOptions {
             lr: 0.05,
             momentum: 0.5,
             dampening: 0.3,
             maximize: true,
             ..Default::default()
-        };
-        Box::new(SGD::from_model(m, options).unwrap())
-    });
+        },
+    );
 }
 
 #[test]
 fn adam() {
-    check("adam", |m| {
-        let options = AdamOptions {
+    check_options(
+        "adam",
+        AdamOptions {
             lr: 0.01,
             ..Default::default()
-        };
-        Box::new(Adam::from_model(m, options).unwrap())
-    });
+        },
+    );
 }
 
 #[test]
 fn adam_with_amsgrad_and_weight_decay() {
-    check("adam_amsgrad_decay", |m| {
-        let options = AdamOptions {
+    check_options(
+        "adam_amsgrad_decay",
+        AdamOptions {
             lr: 0.01,
             amsgrad: true,
             weight_decay: 0.01,
             ..Default::default()
-        };
-        Box::new(Adam::from_model(m, options).unwrap())
-    });
+        },
+    );
 }
 
 /// AdamW's canonical two groups, as the fixture's: no weight decay on biases and norm weights.
@@ -166,14 +171,14 @@ fn adamw_with_two_groups() {
 
 #[test]
 fn adamw_maximizing() {
-    check("adamw_maximize", |m| {
-        let options = AdamWOptions {
+    check_options(
+        "adamw_maximize",
+        AdamWOptions {
             lr: 0.01,
             maximize: true,
             ..Default::default()
-        };
-        Box::new(AdamW::from_model(m, options).unwrap())
-    });
+        },
+    );
 }
 
 #[test]

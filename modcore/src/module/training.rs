@@ -48,7 +48,9 @@ pub(crate) fn zero_grad<T: Tensor>(
         } else if let Some(grad) = p.grad() {
             match grad.detach().zeros_like() {
                 Ok(zeros) => zeroed.push((p, Some(zeros))),
-                Err(e) => failure = failure.take().or(Some(e)),
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
             }
         }
     });

@@ -41,15 +41,18 @@ impl MaxPool2d {
     }
 }
 
-/// Pads dimension `dim` with `n` elements of `-inf` on both sides.
-fn pad_neg_inf(x: &Tensor, dim: usize, n: usize) -> candle_core::Result<Tensor> {
-    if n == 0 {
+/// Pads dimension `dim` with `before` and `after` elements of `-inf`.
+fn pad_neg_inf(x: &Tensor, dim: usize, before: usize, after: usize) -> candle_core::Result<Tensor> {
+    if before + after == 0 {
         return Ok(x.clone());
     }
-    let mut shape = x.dims().to_vec();
-    shape[dim] = n;
-    let pad = Tensor::full(f32::NEG_INFINITY, shape, x.device())?.to_dtype(x.dtype())?;
-    Tensor::cat(&[&pad, x, &pad], dim)
+    let pad = |n: usize| -> candle_core::Result<Tensor> {
+        let mut shape = x.dims().to_vec();
+        shape[dim] = n;
+        Tensor::full(f32::NEG_INFINITY, shape, x.device())?.to_dtype(x.dtype())
+    };
+    let (head, tail) = (pad(before)?, pad(after)?);
+    Tensor::cat(&[&head, x, &tail], dim)
 }
 
 impl Forward<Tensor, Tensor> for MaxPool2d {
@@ -63,8 +66,9 @@ impl Forward<Tensor, Tensor> for MaxPool2d {
     /// gives the same activation everywhere).
     fn forward(&self, x: Tensor) -> ForwardResult<Tensor> {
         let (k, s) = (self.kernel_size, self.stride);
-        let x = pad_neg_inf(&pad_neg_inf(&x, 2, self.padding)?, 3, self.padding)?;
+        let pad = self.padding;
         let (n, c, h, w) = x.dims4()?;
+        let (h, w) = (h + 2 * pad, w + 2 * pad);
         if h < k || w < k {
             return Err(format!(
                 "MaxPool2d: input {h}x{w} (padded) is smaller than the kernel {k}"
@@ -72,12 +76,14 @@ impl Forward<Tensor, Tensor> for MaxPool2d {
             .into());
         }
         let (oh, ow) = ((h - k) / s + 1, (w - k) / s + 1);
-        // Room for `oh` strides from every offset of the window.
-        let x = pad_end_neg_inf(
-            &pad_end_neg_inf(&x, 2, (oh * s + k).saturating_sub(h))?,
-            3,
+        // PyTorch's padding, and at the end room for `oh` strides from every offset of the
+        // window.
+        let (end_h, end_w) = (
+            (oh * s + k).saturating_sub(h),
             (ow * s + k).saturating_sub(w),
-        )?;
+        );
+        let x = pad_neg_inf(&x, 2, pad, pad + end_h)?;
+        let x = pad_neg_inf(&x, 3, pad, pad + end_w)?;
         let mut views = Vec::with_capacity(k * k);
         for di in 0..k {
             let rows = x
@@ -102,17 +108,6 @@ impl Forward<Tensor, Tensor> for MaxPool2d {
         let zeros = windows.zeros_like()?;
         Ok(first.ne(0.0)?.where_cond(&windows, &zeros)?.sum(4)?)
     }
-}
-
-/// Appends `n` elements of `-inf` to dimension `dim`.
-fn pad_end_neg_inf(x: &Tensor, dim: usize, n: usize) -> candle_core::Result<Tensor> {
-    if n == 0 {
-        return Ok(x.clone());
-    }
-    let mut shape = x.dims().to_vec();
-    shape[dim] = n;
-    let pad = Tensor::full(f32::NEG_INFINITY, shape, x.device())?.to_dtype(x.dtype())?;
-    Tensor::cat(&[x, &pad], dim)
 }
 
 /// PyTorch's `nn.AdaptiveAvgPool2d(output_size)`: averages over the windows PyTorch computes,
