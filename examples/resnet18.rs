@@ -12,8 +12,8 @@ use modcore::containers::Sequential;
 use modcore::nn::{AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, MaxPool2d, ReLU};
 use modcore::{Forward, ForwardResult, Module, ModuleCore, ModuleHooks, StateDict};
 
-/// torchvision's `BasicBlock`. `downsample` is registered only when the block has one: torchvision
-/// assigns `self.downsample = None` otherwise, which is a plain attribute, not a submodule.
+/// torchvision's `BasicBlock`. A `downsample` holding `None` is what torchvision's
+/// `self.downsample = None` is: a plain attribute, so it is neither printed nor listed.
 #[derive(Module)]
 struct BasicBlock {
     core: ModuleCore,
@@ -22,6 +22,7 @@ struct BasicBlock {
     relu: ReLU,
     conv2: Conv2d,
     bn2: BatchNorm2d,
+    downsample: Option<Sequential<Tensor>>,
 }
 
 fn conv3x3(i: usize, o: usize, stride: usize) -> candle_core::Result<Conv2d> {
@@ -30,15 +31,7 @@ fn conv3x3(i: usize, o: usize, stride: usize) -> candle_core::Result<Conv2d> {
 
 impl BasicBlock {
     fn new(inplanes: usize, planes: usize, stride: usize) -> modcore::ForwardResult<Self> {
-        let mut block = BasicBlock {
-            core: ModuleCore::new(),
-            conv1: conv3x3(inplanes, planes, stride)?,
-            bn1: BatchNorm2d::new(planes)?,
-            relu: ReLU::inplace(),
-            conv2: conv3x3(planes, planes, 1)?,
-            bn2: BatchNorm2d::new(planes)?,
-        };
-        if stride != 1 || inplanes != planes {
+        let downsample = if stride != 1 || inplanes != planes {
             let mut downsample = Sequential::new();
             downsample
                 .push(Conv2d::new(
@@ -51,9 +44,19 @@ impl BasicBlock {
                     false,
                 )?)
                 .push(BatchNorm2d::new(planes)?);
-            block.register_module("downsample", Some(Box::new(downsample)))?;
-        }
-        Ok(block)
+            Some(downsample)
+        } else {
+            None
+        };
+        Ok(BasicBlock {
+            core: ModuleCore::new(),
+            conv1: conv3x3(inplanes, planes, stride)?,
+            bn1: BatchNorm2d::new(planes)?,
+            relu: ReLU::inplace(),
+            conv2: conv3x3(planes, planes, 1)?,
+            bn2: BatchNorm2d::new(planes)?,
+            downsample,
+        })
     }
 }
 
@@ -65,12 +68,9 @@ impl Forward<Tensor, Tensor> for BasicBlock {
             .relu
             .call(self.bn1.call(self.conv1.call(x.clone())?)?)?;
         let out = self.bn2.call(self.conv2.call(out)?)?;
-        let identity = match self.get_submodule("downsample") {
-            Ok(d) => match d.downcast_ref::<Sequential<Tensor>>() {
-                Some(d) => d.call(x)?,
-                None => return Err("downsample is not a Sequential".into()),
-            },
-            Err(_) => x,
+        let identity = match &self.downsample {
+            Some(downsample) => downsample.call(x)?,
+            None => x,
         };
         self.relu.call((out + identity)?)
     }

@@ -68,6 +68,8 @@ struct Outer {
     core: ModuleCore,
     inner: Inner,
     lst: Vec<Box<dyn Module<Tensor>>>,
+    /// PyTorch's `register_module("nothing", None)`.
+    #[module(register_none)]
     nothing: Option<Linear>,
     empty: Empty,
     el: Vec<ReLU>,

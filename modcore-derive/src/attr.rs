@@ -32,12 +32,18 @@ pub struct FieldAttrs {
     pub rename: Option<LitStr>,
     /// `#[buffer(persistent = ...)]`, with the attribute's path for errors.
     pub persistent: Option<(Path, LitBool)>,
+    /// `#[module(register_none)]`: an `Option` module field holding `None` is a registered
+    /// `None` submodule, not a plain attribute.
+    pub register_none: Option<Path>,
 }
 
 impl FieldAttrs {
     /// Whether any modcore attribute was given.
     pub fn any(&self) -> bool {
-        self.skip.is_some() || self.rename.is_some() || self.persistent.is_some()
+        self.skip.is_some()
+            || self.rename.is_some()
+            || self.persistent.is_some()
+            || self.register_none.is_some()
     }
 }
 
@@ -137,6 +143,13 @@ pub fn field(cx: &Ctxt, attrs: &[Attribute]) -> FieldAttrs {
                         duplicate(cx, &meta.path, "module");
                     } else {
                         out.rename = Some(name);
+                    }
+                    Ok(())
+                } else if meta.path.is_ident("register_none") {
+                    if out.register_none.is_some() {
+                        duplicate(cx, &meta.path, "module");
+                    } else {
+                        out.register_none = Some(meta.path.clone());
                     }
                     Ok(())
                 } else if meta.path.is_ident("crate") {

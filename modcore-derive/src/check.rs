@@ -67,6 +67,9 @@ fn check_field_attrs(cx: &Ctxt, input: &Input) {
                 if let (Some(skip), Some(_)) = (&attrs.skip, &attrs.persistent) {
                     cx.error_spanned_by(skip, "`#[module(skip)]` and `#[buffer(...)]` cannot be combined: a skipped field is not a buffer");
                 }
+                if let (Some(skip), Some(_)) = (&attrs.skip, &attrs.register_none) {
+                    cx.error_spanned_by(skip, "`skip` and `register_none` cannot be combined: a skipped field is not a submodule");
+                }
             }
             _ => {}
         }

@@ -46,7 +46,7 @@ pub struct Impls<'a> {
     pub members: Vec<&'a Field<'a>>,
     /// The `ModuleCore` field; `None` in the fallback, whose bodies are then never run.
     pub core: Option<&'a syn::Member>,
-    /// Names of the plain (core and skipped) fields.
+    /// Names of the plain (`#[module(skip)]`) fields.
     pub plain: Vec<&'a str>,
     /// The rustdoc of `MEMBERS`; `None` hides it.
     pub table_doc: Option<String>,
@@ -69,7 +69,8 @@ fn expand(input: &Input) -> TokenStream {
         plain: input
             .fields
             .iter()
-            .filter(|f| f.role != Role::Member && !f.name.is_empty())
+            // The `ModuleCore` is no attribute: PyTorch has no counterpart to show in `dir`.
+            .filter(|f| f.role == Role::Skip && !f.name.is_empty())
             .map(|f| f.name.as_str())
             .collect(),
         table_doc: Some(table::doc(input)),
@@ -117,6 +118,64 @@ impl Impls<'_> {
         (t.to_token_stream(), generics)
     }
 
+    /// `TensorOf` (the tensor type the tree is printed with: the pinned one, else that of the
+    /// first parameter or buffer field, else of the first member) and `Debug` printing
+    /// PyTorch's tree. A memberless module that is not pinned has no tensor type, so no `Debug`.
+    fn debug_impl(&self) -> TokenStream {
+        let krate = &self.krate;
+        let ident = self.ident;
+        let (impl_generics, ty_generics, _) = self.generics.split_for_impl();
+        let (tensor, clause) = match self.tensor {
+            Some(ty) => (ty.to_token_stream(), where_with(self.generics, [])),
+            None => {
+                let holds_tensors = |f: &&&Field| {
+                    let tokens = f.ty.to_token_stream().to_string();
+                    tokens.contains("Parameter") || tokens.contains("Buffer")
+                };
+                let Some(field) = self
+                    .members
+                    .iter()
+                    .find(holds_tensors)
+                    .or_else(|| self.members.first())
+                else {
+                    return TokenStream::new();
+                };
+                let ty = field.ty;
+                (
+                    quote!(<#ty as #krate::__private::TensorOf>::Tensor),
+                    // Higher-ranked, so that a field type that is no member (already an error
+                    // at the field) does not fail the bound here too: rustc checks it at use.
+                    where_with(
+                        self.generics,
+                        [syn::parse_quote!(for<'__x> #ty: #krate::__private::TensorOf)],
+                    ),
+                )
+            }
+        };
+        let this = quote!(#ident #ty_generics);
+        let debug_where = where_with(
+            self.generics,
+            [syn::parse_quote!(
+                for<'__x> #this: #krate::__private::TensorOf
+                    + #krate::Module<<#this as #krate::__private::TensorOf>::Tensor>
+            )],
+        );
+        quote! {
+            #[automatically_derived]
+            impl #impl_generics #krate::__private::TensorOf for #this #clause {
+                type Tensor = #tensor;
+            }
+
+            /// PyTorch's `print(module)`: the printed tree (`Module::repr`).
+            #[automatically_derived]
+            impl #impl_generics ::core::fmt::Debug for #this #debug_where {
+                fn fmt(&self, __f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                    __f.write_str(&#krate::Module::<<#this as #krate::__private::TensorOf>::Tensor>::repr(self))
+                }
+            }
+        }
+    }
+
     pub fn generate(&self) -> TokenStream {
         let krate = &self.krate;
         let ident = self.ident;
@@ -125,8 +184,16 @@ impl Impls<'_> {
         let (module_impl_generics, _, _) = module_generics.split_for_impl();
 
         let names: Vec<&String> = self.members.iter().map(|f| &f.name).collect();
-        let indices = 0..self.members.len();
-        let indices_mut = indices.clone();
+        let indices: Vec<syn::Index> = (0..self.members.len()).map(syn::Index::from).collect();
+        let persistent: Vec<bool> = self.members.iter().map(|f| table::persistent(f)).collect();
+        let register_none: Vec<bool> = self
+            .members
+            .iter()
+            .map(|f| f.attrs.register_none.is_some())
+            .collect();
+        let slot = quote!(#krate::__private::Slot);
+        let place = quote!(#krate::__private::Place);
+        let slot_mut = quote!(#krate::__private::SlotMut);
         let accesses: Vec<&syn::Member> = self.members.iter().map(|f| &f.member).collect();
         let types: Vec<&syn::Type> = self.members.iter().map(|f| f.ty).collect();
         let plain = &self.plain;
@@ -195,7 +262,11 @@ impl Impls<'_> {
             }
         });
 
+        let debug = self.debug_impl();
+
         quote! {
+            #debug
+
             #[automatically_derived]
             impl #impl_generics #ident #ty_generics #table_where {
                 #table_doc
@@ -237,13 +308,19 @@ impl Impls<'_> {
                     #[inline]
                     fn declared_attr(&self, __name: &str) -> #option<#krate::Attr<'_, #t>> {
                         match __name {
-                            #(#names => #option::Some(#krate::MemberAccess::<#t>::attr(&self.#accesses)),)*
+                            #(#names => #option::Some(#krate::MemberAccess::<#t>::attr(
+                                &self.#accesses,
+                                #slot::new(#core, #place::new(#indices, #persistent, #register_none)),
+                            )),)*
                             _ => #option::None,
                         }
                     }
                     fn declared_attr_mut(&mut self, __name: &str) -> #option<#krate::AttrMut<'_, #t>> {
                         match __name {
-                            #(#names => #option::Some(#krate::MemberAccess::<#t>::attr_mut(&mut self.#accesses)),)*
+                            #(#names => #option::Some(#krate::MemberAccess::<#t>::attr_mut(
+                                &mut self.#accesses,
+                                #slot_mut::new(#core_mut, #place::new(#indices, #persistent, #register_none)),
+                            )),)*
                             _ => #option::None,
                         }
                     }
@@ -267,7 +344,12 @@ impl Impls<'_> {
                         #(
                             if Self::MEMBERS[#indices].kind == __kind {
                                 let __len = #krate::__private::push_segment(__path, #names);
-                                #krate::MemberAccess::<#t>::visit(&self.#accesses, __path, __f);
+                                #krate::MemberAccess::<#t>::visit(
+                                    &self.#accesses,
+                                    #slot::new(#core, #place::new(#indices, #persistent, #register_none)),
+                                    __path,
+                                    __f,
+                                );
                                 __path.truncate(__len);
                             }
                         )*
@@ -280,9 +362,14 @@ impl Impls<'_> {
                         __f: &mut dyn ::core::ops::FnMut(&mut #string, #krate::AttrMut<'_, #t>),
                     ) {
                         #(
-                            if Self::MEMBERS[#indices_mut].kind == __kind {
+                            if Self::MEMBERS[#indices].kind == __kind {
                                 let __len = #krate::__private::push_segment(__path, #names);
-                                #krate::MemberAccess::<#t>::visit_mut(&mut self.#accesses, __path, __f);
+                                #krate::MemberAccess::<#t>::visit_mut(
+                                    &mut self.#accesses,
+                                    #slot_mut::new(#core_mut, #place::new(#indices, #persistent, #register_none)),
+                                    __path,
+                                    __f,
+                                );
                                 __path.truncate(__len);
                             }
                         )*
@@ -306,25 +393,11 @@ impl Impls<'_> {
 
                 #[automatically_derived]
                 impl #module_impl_generics #krate::MemberAccess<#t> for #ident #ty_generics #access_where {
-                    fn attr(&self) -> #krate::Attr<'_, #t> {
+                    fn attr<'__a>(&'__a self, _: #slot<'__a>) -> #krate::Attr<'__a, #t> {
                         #krate::Attr::Module(#option::Some(self))
                     }
-                    fn attr_mut(&mut self) -> #krate::AttrMut<'_, #t> {
+                    fn attr_mut<'__a>(&'__a mut self, _: #slot_mut<'__a>) -> #krate::AttrMut<'__a, #t> {
                         #krate::AttrMut::Module(#option::Some(self))
-                    }
-                    fn visit<'__a>(
-                        &'__a self,
-                        __path: &mut #string,
-                        __f: &mut dyn ::core::ops::FnMut(&mut #string, #krate::Attr<'__a, #t>),
-                    ) {
-                        __f(__path, #krate::Attr::Module(#option::Some(self)))
-                    }
-                    fn visit_mut(
-                        &mut self,
-                        __path: &mut #string,
-                        __f: &mut dyn ::core::ops::FnMut(&mut #string, #krate::AttrMut<'_, #t>),
-                    ) {
-                        __f(__path, #krate::AttrMut::Module(#option::Some(self)))
                     }
                     fn from_value(
                         __value: #krate::Value<#t>,
@@ -353,7 +426,7 @@ fn assertions(input: &Input, krate: &syn::Path) -> TokenStream {
                 );
                 out.extend(quote_spanned! {path.span()=>
                     const _: () = ::core::assert!(
-                        ::core::matches!(<#ty as #krate::Member>::KIND, #krate::MemberKind::Buffer),
+                        ::core::matches!(<#ty as #krate::Member>::ENTRY_KIND, #krate::MemberKind::Buffer),
                         #message
                     );
                 });

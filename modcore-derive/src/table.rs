@@ -28,6 +28,15 @@ pub fn type_string(ty: &syn::Type) -> String {
     out
 }
 
+/// Whether `field` is saved in the state dict (`#[buffer(persistent = false)]` says not).
+pub fn persistent(field: &Field) -> bool {
+    field
+        .attrs
+        .persistent
+        .as_ref()
+        .is_none_or(|(_, lit)| lit.value)
+}
+
 /// `MemberInfo { ... }` for one member.
 pub fn row(krate: &syn::Path, field: &Field) -> TokenStream {
     let name = &field.name;
@@ -36,11 +45,7 @@ pub fn row(krate: &syn::Path, field: &Field) -> TokenStream {
         syn::Member::Unnamed(index) => index.index.to_string(),
     };
     let ty = field.ty;
-    let persistent = field
-        .attrs
-        .persistent
-        .as_ref()
-        .is_none_or(|(_, lit)| lit.value);
+    let persistent = persistent(field);
     let ty_string = type_string(ty);
     let doc = &field.doc;
     // Spanned at the type: a type that is not a `Member` is reported there, once, with the
@@ -60,12 +65,11 @@ pub fn doc(input: &Input) -> String {
         input.ident
     );
     for field in input.members() {
-        let persistent = field
-            .attrs
-            .persistent
-            .as_ref()
-            .is_none_or(|(_, lit)| lit.value);
-        let saved = if persistent { "saved" } else { "not saved" };
+        let saved = if persistent(field) {
+            "saved"
+        } else {
+            "not saved"
+        };
         let text = field.doc.replace('|', "\\|").replace('\n', " ");
         doc.push_str(&format!(
             "| `{}` | `{}` | {} | {} |\n",

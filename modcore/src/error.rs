@@ -311,7 +311,7 @@ pub enum Error {
     EmptyTarget,
 
     /// A module already holds run-time members of another tensor type.
-    #[error("'{owner}' already holds run-time members of tensor type {held}; cannot register '{name}' of tensor type {requested}")]
+    #[error("'{owner}' already holds run-time members of tensor type {}; cannot register '{name}' of tensor type {}", short_type_name(held), short_type_name(requested))]
     TensorTypeMismatch {
         /// The module type.
         owner: String,
@@ -388,9 +388,48 @@ impl Error {
     }
 }
 
+/// A Rust type name as error messages show it: every path dropped, as PyTorch shows a class
+/// name (`Parameter<Tensor>` for `modcore::tensor::parameter::Parameter<candle_core::Tensor>`).
+///
+/// Every type in a modcore message follows this one convention: the class name, without the
+/// module path (PyTorch's `TypeError`s show `torch.typename`, whose paths are Python's, which a
+/// Rust program does not have).
+pub(crate) fn short_type_name(full: &str) -> String {
+    let mut out = String::with_capacity(full.len());
+    let mut segment_start = 0;
+    for (i, c) in full.char_indices() {
+        if c.is_alphanumeric() || c == '_' || c == ':' {
+            continue;
+        }
+        out.push_str(last_path_segment(&full[segment_start..i]));
+        out.push(c);
+        segment_start = i + c.len_utf8();
+    }
+    out.push_str(last_path_segment(&full[segment_start..]));
+    out
+}
+
+fn last_path_segment(path: &str) -> &str {
+    path.rsplit("::").next().unwrap_or(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn type_names_drop_their_paths() {
+        assert_eq!(
+            short_type_name("modcore::tensor::parameter::Parameter<candle_core::tensor::Tensor>"),
+            "Parameter<Tensor>"
+        );
+        assert_eq!(
+            short_type_name("(f64, alloc::vec::Vec<u8>)"),
+            "(f64, Vec<u8>)"
+        );
+        assert_eq!(short_type_name("semantics::Lin"), "Lin");
+        assert_eq!(short_type_name("f32"), "f32");
+    }
 
     /// Expectations from CPython 3.11's `AttributeError` suggestions (`obj.<name>` on an object
     /// whose `dir()` holds the candidates), printed by `tests/fixtures/make_suggestions.py`.

@@ -13,7 +13,12 @@ type CallFn<T> = fn(&dyn Module<T>, T) -> ForwardResult<T>;
 fn call_as<T: Tensor, M: Forward<T, T, Output = T>>(m: &dyn Module<T>, x: T) -> ForwardResult<T> {
     match m.downcast_ref::<M>() {
         Some(m) => m.call(x),
-        None => Err(format!("{} is not a {}", m.type_name(), std::any::type_name::<M>()).into()),
+        None => Err(format!(
+            "{} is not a {}",
+            m.type_name(),
+            crate::error::short_type_name(std::any::type_name::<M>())
+        )
+        .into()),
     }
 }
 
@@ -83,6 +88,47 @@ impl<T: Tensor> Sequential<T> {
         let module = list::registered(&*self, &name, Box::new(module));
         self.modules_mut().insert(name, module);
         self
+    }
+
+    /// Appends a module under `name` (PyTorch's `add_module` on a `Sequential`), validated as
+    /// `register_module` does. With it a named sequence may mix layer types, as DenseNet's
+    /// `features` does (`Sequential(OrderedDict([("conv0", …), ("norm0", …), …]))`).
+    ///
+    /// ```
+    /// # #[cfg(feature = "candle")] {
+    /// use modcore::containers::Sequential;
+    /// use modcore::nn::{MaxPool2d, ReLU};
+    /// use modcore::Module;
+    /// let mut features = Sequential::<candle_core::Tensor>::new();
+    /// features.push_named("relu0", ReLU::new())?.push_named("pool0", MaxPool2d::new(2, 2, 0))?;
+    /// assert_eq!(features.named_children().names().collect::<Vec<_>>(), ["relu0", "pool0"]);
+    /// # }
+    /// # Ok::<(), modcore::Error>(())
+    /// ```
+    pub fn push_named<M: Forward<T, T, Output = T>>(
+        &mut self,
+        name: &str,
+        module: M,
+    ) -> Result<&mut Self, Error> {
+        self.register_module(name, Some(Box::new(module)))?;
+        self.calls.insert(TypeId::of::<M>(), call_as::<T, M>);
+        Ok(self)
+    }
+
+    /// Inserts a module under `name` before position `index` (`-len..=len`), keeping every other
+    /// entry's name. (PyTorch's `insert` renumbers, and fails on a named sequence; this is its
+    /// named form.)
+    pub fn insert_named<M: Forward<T, T, Output = T>>(
+        &mut self,
+        index: isize,
+        name: &str,
+        module: M,
+    ) -> Result<(), Error> {
+        let len = self.len();
+        let at = super::insert_position(index, len)?;
+        self.push_named(name, module)?;
+        self.modules_mut().move_index(len, at);
+        Ok(())
     }
 
     /// Inserts before `index` (`-len..=len`) and renumbers every entry.
@@ -173,7 +219,8 @@ impl<T: Tensor> Forward<T, T> for Sequential<T> {
         for module in self.iter() {
             let call = self.calls.get(&module.as_any().type_id()).ok_or_else(|| {
                 format!(
-                    "Sequential cannot call {}: it was not added through Sequential's methods",
+                    "Sequential cannot call {}: it was not added through Sequential's methods \
+                     (`push`, `push_named`, `insert`, `set`, `from_named`)",
                     module.type_name()
                 )
             })?;

@@ -168,7 +168,7 @@ where
                     PostHook::Always(h) => h(this, &args, &kwargs, Some(current)),
                 }
             } else if let Some(hook) = entry.hook.downcast_ref::<AnyPostHook<T>>() {
-                match hook(this, &args, &kwargs, Some(current)) {
+                match hook(this, &args, kwargs_for(&entry, &kwargs), Some(current)) {
                     Some(new) => Some(replacement(new, "forward hook", id)?),
                     None => None,
                 }
@@ -194,7 +194,7 @@ where
     let failure = match (outcome, output) {
         (Ok(Ok(())), Some(output)) => return Ok(output),
         (failure, output) => {
-            run_always_called(this, &args, &kwargs, output.as_ref(), &always_called);
+            run_always_called(this, &args, &kwargs, output, &always_called);
             failure
         }
     };
@@ -224,34 +224,62 @@ fn backward_hooks<T: Tensor, A: 'static>(
     Ok(wrapping)
 }
 
-/// The failure path: every `always_call` hook that has not run yet, global ones first.
+/// The failure path: every `always_call` hook that has not run yet, global ones first, each
+/// seeing the output the previous one left (PyTorch's `except` branch of `_call_impl`).
 fn run_always_called<T: Tensor, A: 'static, K: 'static, O: 'static>(
     this: &dyn Module<T>,
     args: &A,
     kwargs: &K,
-    output: Option<&O>,
+    mut output: Option<O>,
     already: &[u64],
 ) {
-    for (id, entry) in snapshot(this, HookKind::Forward) {
+    let global = global_hooks().lock().snapshot(HookKind::Forward);
+    let local = this
+        .core()
+        .hooks_if_any()
+        .map(|l| l.lock().snapshot(HookKind::Forward));
+    let scoped = global
+        .into_iter()
+        .map(|h| ("global module", h))
+        .chain(local.into_iter().flatten().map(|h| ("module", h)));
+    for (scope, (id, entry)) in scoped {
         if !entry.always_call || already.contains(&id) {
             continue;
         }
         let ran = catch_unwind(AssertUnwindSafe(|| {
             if let Some(PostHook::Always(h)) = entry.hook.downcast_ref::<PostHook<T, A, K, O>>() {
-                h(this, args, kwargs, output);
+                h(this, args, kwargs, output.as_ref())
             } else if let Some(hook) = entry.hook.downcast_ref::<AnyPostHook<T>>() {
-                hook(this, args, kwargs, output.map(|o| o as &dyn Any));
+                let current = output.as_ref().map(|o| o as &dyn Any);
+                hook(this, args, kwargs_for(&entry, kwargs), current)
+                    .and_then(|new| new.downcast::<O>().ok().map(|new| *new))
+            } else {
+                None
             }
         }));
-        if let Err(panic) = ran {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            eprintln!(
-                "UserWarning: module forward hook with ``always_call=True`` raised an exception that was silenced as another error was raised in forward: {message}"
-            );
+        match ran {
+            Ok(Some(new)) => output = Some(new),
+            Ok(None) => {}
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                eprintln!(
+                    "UserWarning: {scope} forward hook with ``always_call=True`` raised an exception that was silenced as another error was raised in forward: {message}"
+                );
+            }
         }
+    }
+}
+
+/// What a type-erased forward hook sees as `kwargs`: the call's, if it was registered
+/// `with_kwargs`, else `&()` (PyTorch calls it as `hook(module, args, output)`).
+fn kwargs_for<'k, K: 'static>(entry: &HookEntry, kwargs: &'k K) -> &'k dyn Any {
+    if entry.with_kwargs {
+        kwargs
+    } else {
+        &()
     }
 }

@@ -73,7 +73,7 @@ impl<T: Tensor, A, M: Forward<T, A> + ?Sized> ForwardKw<T, A, ()> for M {
 /// A hook's replacement value was not of the type the call needs (only possible for the
 /// type-erased hooks: global hooks and `*_any` hooks).
 #[derive(Debug, thiserror::Error)]
-#[error("{hook} {id} returned a value that is not a `{expected}`")]
+#[error("{hook} {id} returned a value that is not a `{}`", crate::error::short_type_name(.expected))]
 pub struct HookTypeError {
     /// `forward pre-hook` or `forward hook`.
     pub hook: &'static str,

@@ -16,7 +16,7 @@ use std::any::Any;
 use std::sync::Arc;
 
 use crate::hooks::call::{AnyForwardHook, AnyPostHook, AnyPreHook};
-use crate::hooks::storage::{global_hooks, HookKind, HookOptions, RemovableHandle};
+use crate::hooks::storage::{global_hooks, AlwaysCallFlag, HookKind, HookOptions, RemovableHandle};
 use crate::{Buffer, Module, Parameter, Tensor};
 
 type ParameterHook<T> =
@@ -151,18 +151,16 @@ pub fn register_module_forward_pre_hook<T: Tensor>(
 }
 
 /// Registers a global forward hook, run before every module's forward hooks on every call:
-/// `hook(module, args, kwargs, output)`; with `options.always_call` it also runs when a call fails
+/// `hook(module, args, kwargs, output)`; with `always_call` it also runs when a call fails
 /// (`output` is then `None` if `forward` did not finish). (PyTorch's
-/// `register_module_forward_hook`; `kwargs` is `&()` for modules without keyword arguments.)
+/// `register_module_forward_hook`.) `kwargs` is `&()` unless the hook is registered
+/// `with_kwargs`, and for modules without keyword arguments; `prepend`, which PyTorch's
+/// global function lacks, puts it before the other global forward hooks.
 pub fn register_module_forward_hook<T: Tensor>(
     hook: impl AnyForwardHook<T>,
-    options: HookOptions,
+    options: HookOptions<impl AlwaysCallFlag>,
 ) -> RemovableHandle {
     let hook: AnyPostHook<T> = Box::new(hook);
-    let options = HookOptions {
-        prepend: false,
-        ..options
-    };
     global_hooks().register(HookKind::Forward, Arc::new(hook), options)
 }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use crate::hooks::call::{self, AnyForwardHook, AnyPostHook, AnyPreHook, PostHook, PreHook};
 use crate::hooks::forward::{ForwardKw, ForwardResult};
-use crate::hooks::storage::{HookKind, HookOptions, RemovableHandle};
+use crate::hooks::storage::{AlwaysCallFlag, HookKind, HookOptions, RemovableHandle};
 use crate::state::load::{LoadPostHook, LoadPreHook};
 use crate::state::state_dict::{StateDictPostHook, StateDictPreHook};
 use crate::{IncompatibleKeys, LoadContext, Module, ModuleMetadata, StateDict, Tensor};
@@ -135,7 +135,7 @@ pub trait ModuleHooks<T: Tensor>: Module<T> {
     fn register_forward_hook_always_call<A: 'static, K: 'static, O: 'static>(
         &self,
         hook: impl Fn(&dyn Module<T>, &A, &K, Option<&O>) -> Option<O> + Send + Sync + 'static,
-        options: HookOptions,
+        options: HookOptions<impl AlwaysCallFlag>,
     ) -> RemovableHandle
     where
         Self: ForwardKw<T, A, K, Output = O>,
@@ -191,11 +191,12 @@ pub trait ModuleHooks<T: Tensor>: Module<T> {
     }
 
     /// A type-erased forward hook, `hook(module, args, kwargs, output)`, run on every call of
-    /// this module; `output` is `None` only for `always_call` hooks on a failed call.
+    /// this module; `output` is `None` only for `always_call` hooks on a failed call, and
+    /// `kwargs` is `&()` unless the hook was registered `with_kwargs`.
     fn register_forward_hook_any(
         &self,
         hook: impl AnyForwardHook<T>,
-        options: HookOptions,
+        options: HookOptions<impl AlwaysCallFlag>,
     ) -> RemovableHandle {
         let hook: AnyPostHook<T> = Box::new(hook);
         register_with(self, HookKind::Forward, hook, options)
@@ -263,7 +264,7 @@ fn register_with<T: Tensor, M: Module<T> + ?Sized, H: Send + Sync + 'static>(
     module: &M,
     kind: HookKind,
     hook: H,
-    options: HookOptions,
+    options: HookOptions<impl AlwaysCallFlag>,
 ) -> RemovableHandle {
     module
         .core()

@@ -77,22 +77,73 @@ pub enum HookFlag {
 
 /// How a hook is registered.
 ///
+/// `always_call` is part of the type: [`HookOptions::always_call`] turns a
+/// `HookOptions<OnSuccess>` (the default) into a `HookOptions<Always>`, which only the forward
+/// hooks that can run on a failed call accept (the type-erased ones, whose `output` is an
+/// `Option`, and the global ones). Passing it to a typed hook, whose `output` is a plain
+/// reference, or to a pre-hook is a compile error rather than a flag that does nothing; a typed
+/// hook that must always run is registered with
+/// [`register_forward_hook_always_call`](crate::ModuleHooks::register_forward_hook_always_call).
+///
 /// ```
-/// use modcore::HookOptions;
+/// use modcore::{Always, HookOptions};
 /// let o = HookOptions::default().prepend().with_kwargs();
-/// assert!(o.prepend && o.with_kwargs && !o.always_call);
+/// assert!(o.prepend && o.with_kwargs && !o.is_always_call());
+/// let a: HookOptions<Always> = o.always_call();
+/// assert!(a.prepend && a.is_always_call());
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct HookOptions {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HookOptions<A: AlwaysCallFlag = OnSuccess> {
     /// Put the hook before every hook already in its dictionary.
     pub prepend: bool,
-    /// The hook takes keyword arguments.
+    /// The hook takes keyword arguments. The typed `register_*_with_kwargs` methods set it
+    /// themselves; a type-erased forward hook registered without it sees `&()` as `kwargs`.
     pub with_kwargs: bool,
-    /// The hook runs even when `forward` fails.
-    pub always_call: bool,
+    /// [`OnSuccess`] or [`Always`]: whether the hook also runs when the call fails.
+    pub always_call: A,
 }
 
-impl HookOptions {
+/// No flag set; only `HookOptions<OnSuccess>` has a default, so `HookOptions::default()` needs no
+/// annotation.
+impl Default for HookOptions<OnSuccess> {
+    fn default() -> Self {
+        HookOptions {
+            prepend: false,
+            with_kwargs: false,
+            always_call: OnSuccess,
+        }
+    }
+}
+
+/// Whether a forward hook also runs when the call fails: [`OnSuccess`] or [`Always`].
+pub trait AlwaysCallFlag: Copy + Default + sealed::Sealed {
+    /// `always_call=True`.
+    const ALWAYS: bool;
+}
+
+/// The hook runs only when the call succeeds (PyTorch's `always_call=False`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OnSuccess;
+
+/// The hook also runs when the call fails (PyTorch's `always_call=True`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Always;
+
+impl AlwaysCallFlag for OnSuccess {
+    const ALWAYS: bool = false;
+}
+
+impl AlwaysCallFlag for Always {
+    const ALWAYS: bool = true;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::OnSuccess {}
+    impl Sealed for super::Always {}
+}
+
+impl<A: AlwaysCallFlag> HookOptions<A> {
     /// Sets `prepend`.
     pub fn prepend(mut self) -> Self {
         self.prepend = true;
@@ -105,10 +156,18 @@ impl HookOptions {
         self
     }
 
-    /// Sets `always_call`.
-    pub fn always_call(mut self) -> Self {
-        self.always_call = true;
-        self
+    /// Sets `always_call`: the hook also runs when the call fails.
+    pub fn always_call(self) -> HookOptions<Always> {
+        HookOptions {
+            prepend: self.prepend,
+            with_kwargs: self.with_kwargs,
+            always_call: Always,
+        }
+    }
+
+    /// Whether `always_call` is set.
+    pub fn is_always_call(&self) -> bool {
+        A::ALWAYS
     }
 }
 
@@ -210,11 +269,11 @@ impl HookRegistry {
     }
 
     /// Stores `hook` under a fresh process-wide id and returns the handle that removes it.
-    pub fn register(
+    pub fn register<A: AlwaysCallFlag>(
         &self,
         kind: HookKind,
         hook: Arc<dyn Any + Send + Sync>,
-        options: HookOptions,
+        options: HookOptions<A>,
     ) -> RemovableHandle {
         let id = NEXT_HOOK_ID.fetch_add(1, Ordering::Relaxed);
         let mut table = self.lock();
@@ -227,7 +286,7 @@ impl HookRegistry {
             HookEntry {
                 hook,
                 with_kwargs: options.with_kwargs,
-                always_call: options.always_call,
+                always_call: A::ALWAYS,
             },
         );
         if options.prepend {

@@ -42,7 +42,7 @@ enum Location {
 }
 
 fn locate<T: Tensor>(module: &dyn Module<T>, name: &str) -> Location {
-    if let Some(info) = module.members().iter().find(|m| m.name == name) {
+    if let Some(info) = module.declared_info(name) {
         return Location::Declared(info);
     }
     if module.plain_fields().contains(&name) || is_reserved(name) {
@@ -58,7 +58,7 @@ fn locate<T: Tensor>(module: &dyn Module<T>, name: &str) -> Location {
 
 /// Every name `get_attr` serves: declared members, plain fields, run-time members.
 fn attribute_names<T: Tensor>(module: &dyn Module<T>) -> Vec<String> {
-    let mut names: Vec<String> = module.members().iter().map(|m| m.name.to_owned()).collect();
+    let mut names = module.declared_names();
     names.extend(module.plain_fields().iter().map(|f| (*f).to_owned()));
     if let Some(r) = module.core().registry::<T>() {
         names.extend(r.parameters.keys().cloned());
@@ -161,19 +161,20 @@ fn registry<'a, T: Tensor>(
 /// Assigns a declared field, turning a type mismatch into `FieldTypeMismatch`.
 fn assign_declared<T: Tensor>(
     module: &mut dyn Module<T>,
+    name: &str,
     info: &MemberInfo,
     value: Value<T>,
 ) -> Result<(), Error> {
-    match module.assign_declared(info.name, value) {
+    match module.assign_declared(name, value) {
         Some(Ok(())) => Ok(()),
         Some(Err(found)) => Err(Error::FieldTypeMismatch {
             owner: module.type_name().to_owned(),
-            name: info.name.to_owned(),
+            name: name.to_owned(),
             kind: info.kind,
             expected: info.ty.to_owned(),
             value: found,
         }),
-        None => Err(attribute_error(module, info.name).into()),
+        None => Err(attribute_error(module, name).into()),
     }
 }
 
@@ -213,7 +214,7 @@ pub(crate) fn register_parameter<T: Tensor>(
                 None => Value::None,
                 Some(p) => Value::Parameter(run_parameter_hooks(module, name, p)),
             };
-            assign_declared(module, info, value)
+            assign_declared(module, name, info, value)
         }
         Location::Dynamic(MemberKind::Parameter) | Location::Missing => {
             let param = param.map(|p| run_parameter_hooks(module, name, p));
@@ -247,7 +248,7 @@ pub(crate) fn register_buffer<T: Tensor>(
                 None => Value::None,
                 Some(buffer) => Value::Buffer { buffer, persistent },
             };
-            assign_declared(module, info, value)
+            assign_declared(module, name, info, value)
         }
         Location::Dynamic(MemberKind::Buffer) | Location::Missing => {
             let buffer = run_buffer_hooks(module, name, buffer);
@@ -281,7 +282,7 @@ pub(crate) fn register_module<T: Tensor>(
     match location {
         Location::Declared(info) => {
             let value = child.map_or(Value::None, Value::Module);
-            assign_declared(module, info, value)
+            assign_declared(module, name, info, value)
         }
         _ => {
             registry(module, name)?
@@ -298,7 +299,7 @@ pub(crate) fn set_attr<T: Tensor>(
     value: Value<T>,
 ) -> Result<(), Error> {
     match locate(module, name) {
-        Location::Declared(info) => set_declared(module, info, value),
+        Location::Declared(info) => set_declared(module, name, info, value),
         Location::Plain => Err(already_exists(name)),
         Location::Dynamic(kind) => set_dynamic(module, name, Some(kind), value),
         Location::Missing => set_dynamic(module, name, None, value),
@@ -308,10 +309,10 @@ pub(crate) fn set_attr<T: Tensor>(
 /// `__setattr__` on a declared field: the value must be of the field's kind and type.
 fn set_declared<T: Tensor>(
     module: &mut dyn Module<T>,
+    name: &str,
     info: &'static MemberInfo,
     value: Value<T>,
 ) -> Result<(), Error> {
-    let name = info.name;
     let wrong_kind = |value: &Value<T>| match info.kind {
         MemberKind::Parameter => Error::NotAParameterValue {
             name: name.to_owned(),
@@ -370,7 +371,7 @@ fn set_declared<T: Tensor>(
         }
         (_, value) => return Err(wrong_kind(&value)),
     };
-    assign_declared(module, info, value)
+    assign_declared(module, name, info, value)
 }
 
 fn buffer_value<T: Tensor>(buffer: Option<Buffer<T>>, persistent: bool) -> Value<T> {

@@ -1,7 +1,9 @@
 //! [`ModuleCore`]: the per-instance state `nn.Module.__init__` sets up.
 
-use std::any::Any;
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Mutex, PoisonError};
 
 use crate::hooks::storage::HookRegistry;
 use crate::lazy::LazyBox;
@@ -40,7 +42,14 @@ struct CoreState {
     /// The run-time members, a `Registry<T>` for the module's tensor type.
     members: Option<TypedRegistry>,
     hooks: HookRegistry,
+    /// The container modules of the owner's collection fields, by field (or item) position
+    /// and view type; see [`collection`](crate::module::collection). Entries are never removed
+    /// before the core is dropped, so references into their boxes stay valid while the core
+    /// is borrowed.
+    views: Mutex<Views>,
 }
+
+type Views = HashMap<(usize, TypeId), Box<dyn Any + Send + Sync>, foldhash::fast::RandomState>;
 
 /// A `Registry<T>` with its tensor type erased, and that type's name for error messages.
 struct TypedRegistry {
@@ -110,6 +119,43 @@ impl ModuleCore {
         });
         let held = typed.tensor_type;
         typed.registry.downcast_mut::<Registry<T>>().ok_or(held)
+    }
+}
+
+impl ModuleCore {
+    /// The view kept under `index`, made by `make` the first time.
+    pub(crate) fn view<V: Any + Send + Sync>(&self, index: usize, make: impl FnOnce() -> V) -> &V {
+        let state = self.state.get_or_init(CoreState::default);
+        let mut views = state.views.lock().unwrap_or_else(PoisonError::into_inner);
+        let view = views
+            .entry((index, TypeId::of::<V>()))
+            .or_insert_with(|| Box::new(make()));
+        let view: *const V = view
+            .downcast_ref::<V>()
+            .expect("views are keyed by their type");
+        drop(views);
+        // SAFETY: the box is owned by `state.views`, which never removes or replaces an entry
+        // while the core is alive and shared (only `Drop` frees them), and moving the box
+        // within the map does not move its contents; so the pointee outlives `&self`.
+        unsafe { &*view }
+    }
+
+    /// The view kept under `index`, mutably, made by `make` the first time.
+    pub(crate) fn view_mut<V: Any + Send + Sync>(
+        &mut self,
+        index: usize,
+        make: impl FnOnce() -> V,
+    ) -> &mut V {
+        let state = self.state.get_or_init_mut(CoreState::default);
+        let views = state
+            .views
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        views
+            .entry((index, TypeId::of::<V>()))
+            .or_insert_with(|| Box::new(make()))
+            .downcast_mut::<V>()
+            .expect("views are keyed by their type")
     }
 }
 

@@ -15,16 +15,20 @@
 //! | `IndexMap<String, M>`, `BTreeMap<String, M>` | `nn.ModuleDict` / `nn.ParameterDict` | `heads.key.*` |
 //! | `Box<M>`                          | as `M`                                       | as `M`           |
 //!
-//! Collections are flattened: their entries are named like a `ModuleList`'s, so state-dict keys
-//! match PyTorch's, but the collection itself is not a module (it has no hooks and no entry of
-//! its own in `named_modules`). Use the containers (`Sequential`, `ModuleList`, …) where the list
-//! itself must be a module.
+//! A collection field *is* the container it stands for, wherever a user can look: it has an entry
+//! of its own in `named_modules` (`('layers', ModuleList)`), its own training flag, hooks and
+//! state-dict metadata, and paths walk through it; its entries belong to it, so they come after
+//! the owner's own parameters and buffers, in module order, as in PyTorch. See
+//! [`collection`](crate::module::collection) for how a plain `Vec` gets a `ModuleCore`.
+//!
+//! An `Option<M>` module field holding `None` is what torchvision's `self.downsample = None` is:
+//! a plain attribute, not a registered `None` submodule, so it is not printed or listed.
+//! `#[module(register_none)]` on the field gives `register_module(name, None)`'s behaviour
+//! instead (a `(name): None` line in the printed tree).
 
-use std::collections::BTreeMap;
 use std::fmt;
 
-use indexmap::IndexMap;
-
+use crate::module::collection::{Slot, SlotMut};
 use crate::{Buffer, MemberKind, Module, Parameter, Tensor};
 
 /// A type that may be a member of a derived module: parameters, buffers, modules, and
@@ -36,28 +40,98 @@ use crate::{Buffer, MemberKind, Module, Parameter, Tensor};
     note = "members are `Parameter<_>`, `Buffer<_>`, derived modules, `Box<dyn Module<_>>`, and `Option`, `Vec`, arrays, `Box` and string-keyed maps of them"
 )]
 pub trait Member {
-    /// Which registry the member's entries belong to.
+    /// Which registry the member belongs to: a collection is a container module.
     const KIND: MemberKind;
-    /// Whether the member holds several entries, named by index or key.
+    /// Whether the member is a collection (a container of entries named by index or key).
     const COLLECTION: bool = false;
+    /// The kind of the entries: `KIND` for a single member, the items' kind for a collection
+    /// (`Parameter` for `Vec<Parameter<T>>`, which stands for a `ParameterList`).
+    const ENTRY_KIND: MemberKind = Self::KIND;
+}
+
+/// The tensor type a member holds, where its type says: what the `Debug` impl
+/// `#[derive(Module)]` writes prints the tree with (`Parameter<X>` holds `X`; wrappers and
+/// collections hold their items'; a derived module its pinned tensor type or its first member's).
+#[doc(hidden)]
+pub trait TensorOf {
+    /// The tensor type.
+    type Tensor: Tensor;
+}
+
+impl<T: Tensor> TensorOf for Parameter<T> {
+    type Tensor = T;
+}
+
+impl<T: Tensor> TensorOf for Buffer<T> {
+    type Tensor = T;
+}
+
+impl<T: Tensor> TensorOf for dyn Module<T> {
+    type Tensor = T;
+}
+
+impl<M: TensorOf + ?Sized> TensorOf for Box<M> {
+    type Tensor = M::Tensor;
+}
+
+impl<M: TensorOf> TensorOf for Option<M> {
+    type Tensor = M::Tensor;
+}
+
+impl<M: TensorOf> TensorOf for Vec<M> {
+    type Tensor = M::Tensor;
+}
+
+impl<M: TensorOf, const N: usize> TensorOf for [M; N] {
+    type Tensor = M::Tensor;
+}
+
+impl<M: TensorOf> TensorOf for indexmap::IndexMap<String, M> {
+    type Tensor = M::Tensor;
+}
+
+impl<M: TensorOf> TensorOf for std::collections::BTreeMap<String, M> {
+    type Tensor = M::Tensor;
 }
 
 /// How generated code reads, visits and assigns a member holding tensors of type `T`.
 ///
-/// Visiting calls `f` once per entry with the entry's full dotted path in `path`; `f` may push
-/// onto `path` (to recurse) as long as it restores it before returning.
+/// `slot` is where the member sits in its owner: the owner's core, which keeps the container
+/// module of a collection field, and the field's flags. Visiting calls `f` with the member (if
+/// it is registered) and its dotted path in `path`; `f` may push onto `path` (to recurse) as
+/// long as it restores it before returning.
 pub trait MemberAccess<T: Tensor> {
     /// The member as an attribute (what `getattr` returns).
-    fn attr(&self) -> Attr<'_, T>;
+    fn attr<'a>(&'a self, slot: Slot<'a>) -> Attr<'a, T>;
 
     /// The member as a mutable attribute.
-    fn attr_mut(&mut self) -> AttrMut<'_, T>;
+    fn attr_mut<'a>(&'a mut self, slot: SlotMut<'a>) -> AttrMut<'a, T>;
 
-    /// Calls `f` for each entry of the member (one, or one per collection item).
-    fn visit<'a>(&'a self, path: &mut String, f: &mut dyn FnMut(&mut String, Attr<'a, T>));
+    /// Calls `f` with the member, unless it is an unregistered `None`.
+    fn visit<'a>(
+        &'a self,
+        slot: Slot<'a>,
+        path: &mut String,
+        f: &mut dyn FnMut(&mut String, Attr<'a, T>),
+    ) {
+        let attr = self.attr(slot);
+        if !matches!(attr, Attr::Plain) {
+            f(path, attr)
+        }
+    }
 
-    /// Calls `f` for each entry of the member, mutably.
-    fn visit_mut(&mut self, path: &mut String, f: &mut dyn FnMut(&mut String, AttrMut<'_, T>));
+    /// Calls `f` with the member, mutably, unless it is an unregistered `None`.
+    fn visit_mut(
+        &mut self,
+        slot: SlotMut<'_>,
+        path: &mut String,
+        f: &mut dyn FnMut(&mut String, AttrMut<'_, T>),
+    ) {
+        let attr = self.attr_mut(slot);
+        if !matches!(attr, AttrMut::Plain) {
+            f(path, attr)
+        }
+    }
 
     /// Builds the member from an assigned value, or returns the value's type name when the value
     /// does not fit.
@@ -80,12 +154,11 @@ pub enum Attr<'a, T: Tensor> {
     Parameter(Option<&'a Parameter<T>>),
     /// A buffer; `None` when registered as `None`.
     Buffer(Option<&'a Buffer<T>>),
-    /// A submodule; `None` when registered as `None`.
+    /// A submodule (a collection field is one: the container it stands for); `None` when
+    /// registered as `None`.
     Module(Option<&'a dyn Module<T>>),
-    /// A collection field (`Vec`, array, map) whose items are named by index or key.
-    Collection(&'a dyn Collection<T>),
-    /// A plain field or a module attribute (`training`, `forward`, a `#[module(skip)]` field):
-    /// it exists, but it is not a registered member.
+    /// A plain field or a module attribute (`training`, `forward`, a `#[module(skip)]` field,
+    /// an `Option` module field holding `None`): it exists, but it is not a registered member.
     Plain,
 }
 
@@ -98,13 +171,13 @@ impl<T: Tensor> Clone for Attr<'_, T> {
 impl<T: Tensor> Copy for Attr<'_, T> {}
 
 impl<'a, T: Tensor> Attr<'a, T> {
-    /// The kind of registered member, or `None` for collections and plain attributes.
+    /// The kind of registered member, or `None` for plain attributes.
     pub fn kind(&self) -> Option<MemberKind> {
         match self {
             Attr::Parameter(_) => Some(MemberKind::Parameter),
             Attr::Buffer(_) => Some(MemberKind::Buffer),
             Attr::Module(_) => Some(MemberKind::Module),
-            Attr::Collection(_) | Attr::Plain => None,
+            Attr::Plain => None,
         }
     }
 
@@ -159,7 +232,6 @@ impl<T: Tensor> fmt::Debug for Attr<'_, T> {
                 .debug_tuple("Module")
                 .field(&m.map(|m| m.type_name()))
                 .finish(),
-            Attr::Collection(c) => f.debug_tuple("Collection").field(&c.keys()).finish(),
             Attr::Plain => f.write_str("Plain"),
         }
     }
@@ -171,10 +243,8 @@ pub enum AttrMut<'a, T: Tensor> {
     Parameter(Option<&'a mut Parameter<T>>),
     /// A buffer.
     Buffer(Option<&'a mut Buffer<T>>),
-    /// A submodule.
+    /// A submodule (or collection field).
     Module(Option<&'a mut dyn Module<T>>),
-    /// A collection field.
-    Collection(&'a mut dyn Collection<T>),
     /// A plain field or module attribute.
     Plain,
 }
@@ -196,19 +266,6 @@ impl<'a, T: Tensor> AttrMut<'a, T> {
             MemberKind::Module => AttrMut::Module(None),
         }
     }
-}
-
-/// A collection member (`Vec`, array, map) seen through its items.
-pub trait Collection<T: Tensor>: Send + Sync {
-    /// The item under `key` (a decimal index for sequences, the key for maps).
-    fn item(&self, key: &str) -> Option<Attr<'_, T>>;
-    /// The item under `key`, mutably.
-    fn item_mut(&mut self, key: &str) -> Option<AttrMut<'_, T>>;
-    /// The keys in order.
-    fn keys(&self) -> Vec<String>;
-    /// The PyTorch container this collection stands for (`ModuleList`, `ParameterDict`, …),
-    /// used as the owner in path errors.
-    fn type_name(&self) -> &'static str;
 }
 
 /// A value assigned with `Module::set_attr`: what PyTorch's `__setattr__` routes by type.
@@ -258,15 +315,26 @@ impl<T: Tensor> Value<T> {
         Value::Module(Box::new(module))
     }
 
-    /// The value's type name, as error messages show it (PyTorch's `typename`).
+    /// The value's class name, as error messages show it: `Parameter`, `Buffer`, `Tensor`, the
+    /// module's type name (`Linear`), `NoneType` (PyTorch's `type(value).__name__`).
+    ///
+    /// ```
+    /// # #[cfg(feature = "ndarray")] {
+    /// use modcore::Value;
+    /// type T = ndarray::ArcArray<f32, ndarray::IxDyn>;
+    /// assert_eq!(Value::<T>::parameter(T::zeros(ndarray::IxDyn(&[1]))).type_name(), "Parameter");
+    /// assert_eq!(Value::<T>::None.type_name(), "NoneType");
+    /// # }
+    /// ```
     pub fn type_name(&self) -> String {
         match self {
-            Value::Parameter(_) => std::any::type_name::<Parameter<T>>().to_owned(),
-            Value::Buffer { buffer, .. } => buffer.read(|t| t.type_name()).to_owned(),
-            Value::Tensor(t) => t.type_name().to_owned(),
-            Value::Module(m) => m.qualified_type_name().to_owned(),
-            Value::None => "NoneType".to_owned(),
+            Value::Parameter(_) => "Parameter",
+            Value::Buffer { .. } => "Buffer",
+            Value::Tensor(_) => "Tensor",
+            Value::Module(m) => m.type_name(),
+            Value::None => "NoneType",
         }
+        .to_owned()
     }
 }
 
@@ -327,21 +395,11 @@ macro_rules! leaf_member {
         }
 
         impl<T: Tensor> MemberAccess<T> for $ty<T> {
-            fn attr(&self) -> Attr<'_, T> {
+            fn attr<'a>(&'a self, _: Slot<'a>) -> Attr<'a, T> {
                 Attr::$kind(Some(self))
             }
-            fn attr_mut(&mut self) -> AttrMut<'_, T> {
+            fn attr_mut<'a>(&'a mut self, _: SlotMut<'a>) -> AttrMut<'a, T> {
                 AttrMut::$kind(Some(self))
-            }
-            fn visit<'a>(&'a self, path: &mut String, f: &mut dyn FnMut(&mut String, Attr<'a, T>)) {
-                f(path, Attr::$kind(Some(self)))
-            }
-            fn visit_mut(
-                &mut self,
-                path: &mut String,
-                f: &mut dyn FnMut(&mut String, AttrMut<'_, T>),
-            ) {
-                f(path, AttrMut::$kind(Some(self)))
             }
             fn from_value($value: Value<T>) -> Result<Box<Self>, String> {
                 $from_value.map(Box::new)
@@ -366,17 +424,11 @@ impl<T: Tensor> Member for dyn Module<T> {
 }
 
 impl<T: Tensor> MemberAccess<T> for dyn Module<T> {
-    fn attr(&self) -> Attr<'_, T> {
+    fn attr<'a>(&'a self, _: Slot<'a>) -> Attr<'a, T> {
         Attr::Module(Some(self))
     }
-    fn attr_mut(&mut self) -> AttrMut<'_, T> {
+    fn attr_mut<'a>(&'a mut self, _: SlotMut<'a>) -> AttrMut<'a, T> {
         AttrMut::Module(Some(self))
-    }
-    fn visit<'a>(&'a self, path: &mut String, f: &mut dyn FnMut(&mut String, Attr<'a, T>)) {
-        f(path, Attr::Module(Some(self)))
-    }
-    fn visit_mut(&mut self, path: &mut String, f: &mut dyn FnMut(&mut String, AttrMut<'_, T>)) {
-        f(path, AttrMut::Module(Some(self)))
     }
     fn from_value(value: Value<T>) -> Result<Box<Self>, String> {
         match value {
@@ -412,7 +464,7 @@ pub const fn member_info<M: Member + ?Sized>(
 pub fn module_from_value<T: Tensor, M: Module<T>>(value: Value<T>) -> Result<Box<M>, String> {
     match value {
         Value::Module(m) => {
-            let found = m.qualified_type_name();
+            let found = m.type_name();
             m.into_any().downcast::<M>().map_err(|_| found.to_owned())
         }
         other => Err(other.type_name()),
@@ -424,33 +476,33 @@ pub fn module_from_value<T: Tensor, M: Module<T>>(value: Value<T>) -> Result<Box
 impl<M: Member> Member for Option<M> {
     const KIND: MemberKind = M::KIND;
     const COLLECTION: bool = M::COLLECTION;
+    const ENTRY_KIND: MemberKind = M::ENTRY_KIND;
 }
 
 impl<T: Tensor, M: MemberAccess<T> + Member> MemberAccess<T> for Option<M> {
-    fn attr(&self) -> Attr<'_, T> {
+    /// `None` is a registered `None` entry (`register_parameter(name, None)`), except for a
+    /// module field not marked `#[module(register_none)]` and for collections, where it is a
+    /// plain attribute (`self.downsample = None`).
+    fn attr<'a>(&'a self, slot: Slot<'a>) -> Attr<'a, T> {
         match self {
-            Some(m) => m.attr(),
-            None => Attr::none(M::KIND),
+            Some(m) => m.attr(slot),
+            None if M::KIND != MemberKind::Module
+                || (slot.place.register_none && !M::COLLECTION) =>
+            {
+                Attr::none(M::KIND)
+            }
+            None => Attr::Plain,
         }
     }
-    fn attr_mut(&mut self) -> AttrMut<'_, T> {
+    fn attr_mut<'a>(&'a mut self, slot: SlotMut<'a>) -> AttrMut<'a, T> {
         match self {
-            Some(m) => m.attr_mut(),
-            None => AttrMut::none(M::KIND),
-        }
-    }
-    fn visit<'a>(&'a self, path: &mut String, f: &mut dyn FnMut(&mut String, Attr<'a, T>)) {
-        match self {
-            Some(m) => m.visit(path, f),
-            None if !M::COLLECTION => f(path, Attr::none(M::KIND)),
-            None => {}
-        }
-    }
-    fn visit_mut(&mut self, path: &mut String, f: &mut dyn FnMut(&mut String, AttrMut<'_, T>)) {
-        match self {
-            Some(m) => m.visit_mut(path, f),
-            None if !M::COLLECTION => f(path, AttrMut::none(M::KIND)),
-            None => {}
+            Some(m) => m.attr_mut(slot),
+            None if M::KIND != MemberKind::Module
+                || (slot.place.register_none && !M::COLLECTION) =>
+            {
+                AttrMut::none(M::KIND)
+            }
+            None => AttrMut::Plain,
         }
     }
     fn from_value(value: Value<T>) -> Result<Box<Self>, String> {
@@ -464,176 +516,24 @@ impl<T: Tensor, M: MemberAccess<T> + Member> MemberAccess<T> for Option<M> {
 impl<M: Member + ?Sized> Member for Box<M> {
     const KIND: MemberKind = M::KIND;
     const COLLECTION: bool = M::COLLECTION;
+    const ENTRY_KIND: MemberKind = M::ENTRY_KIND;
 }
 
 impl<T: Tensor, M: MemberAccess<T> + ?Sized> MemberAccess<T> for Box<M> {
-    fn attr(&self) -> Attr<'_, T> {
-        (**self).attr()
+    fn attr<'a>(&'a self, slot: Slot<'a>) -> Attr<'a, T> {
+        (**self).attr(slot)
     }
-    fn attr_mut(&mut self) -> AttrMut<'_, T> {
-        (**self).attr_mut()
-    }
-    fn visit<'a>(&'a self, path: &mut String, f: &mut dyn FnMut(&mut String, Attr<'a, T>)) {
-        (**self).visit(path, f)
-    }
-    fn visit_mut(&mut self, path: &mut String, f: &mut dyn FnMut(&mut String, AttrMut<'_, T>)) {
-        (**self).visit_mut(path, f)
+    fn attr_mut<'a>(&'a mut self, slot: SlotMut<'a>) -> AttrMut<'a, T> {
+        (**self).attr_mut(slot)
     }
     fn from_value(value: Value<T>) -> Result<Box<Self>, String> {
         M::from_value(value).map(Box::new)
     }
 }
 
-// ---- collections --------------------------------------------------------------------------
-
-/// The PyTorch container a collection of `kind` stands for.
-fn container_name(kind: MemberKind, keyed: bool) -> &'static str {
-    match (kind, keyed) {
-        (MemberKind::Module, false) => "ModuleList",
-        (MemberKind::Module, true) => "ModuleDict",
-        (MemberKind::Parameter, false) => "ParameterList",
-        (MemberKind::Parameter, true) => "ParameterDict",
-        (MemberKind::Buffer, false) => "BufferList",
-        (MemberKind::Buffer, true) => "BufferDict",
-    }
-}
-
-/// The index a sequence key names: PyTorch's keys are `str(i)`, so `"01"` and `"-1"` name nothing.
-fn parse_index(key: &str) -> Option<usize> {
-    let canonical =
-        key == "0" || (!key.starts_with('0') && key.bytes().all(|b| b.is_ascii_digit()));
-    if canonical {
-        key.parse().ok()
-    } else {
-        None
-    }
-}
-
-/// A collection's key, as it is appended to a path: an index or a map key.
-trait PathKey {
-    /// Appends `.key` to `path`; returns the length to truncate back to.
-    fn push_onto(self, path: &mut String) -> usize;
-}
-
-impl PathKey for usize {
-    fn push_onto(self, path: &mut String) -> usize {
-        push_index(path, self)
-    }
-}
-
-impl PathKey for &String {
-    fn push_onto(self, path: &mut String) -> usize {
-        push_segment(path, self)
-    }
-}
-
-/// Implements `Member`, `MemberAccess` and `Collection` for a collection type: a sequence (keys
-/// are indices, `entries` enumerates) or a string-keyed map (`keyed`). `entries` turns
-/// `iter()`/`iter_mut()` into `(key, item)` pairs; `index` turns a key string into what `get`
-/// takes; `keys` lists the keys of `$this`.
-macro_rules! collection_member {
-    (
-        [$($gen:tt)*] $ty:ty,
-        keyed: $keyed:literal,
-        entries: [$($entries:tt)*],
-        index: |$key:ident| $index:expr,
-        keys: |$this:ident| $keys:expr $(,)?
-    ) => {
-        impl<$($gen)*> Member for $ty {
-            const KIND: MemberKind = M::KIND;
-            const COLLECTION: bool = true;
-        }
-
-        impl<T: Tensor, $($gen)*> MemberAccess<T> for $ty
-        where
-            M: MemberAccess<T> + Member + Send + Sync,
-        {
-            fn attr(&self) -> Attr<'_, T> {
-                Attr::Collection(self)
-            }
-            fn attr_mut(&mut self) -> AttrMut<'_, T> {
-                AttrMut::Collection(self)
-            }
-            fn visit<'a>(&'a self, path: &mut String, f: &mut dyn FnMut(&mut String, Attr<'a, T>)) {
-                for (key, item) in self.iter() $($entries)* {
-                    let len = key.push_onto(path);
-                    item.visit(path, f);
-                    path.truncate(len);
-                }
-            }
-            fn visit_mut(&mut self, path: &mut String, f: &mut dyn FnMut(&mut String, AttrMut<'_, T>)) {
-                for (key, item) in self.iter_mut() $($entries)* {
-                    let len = key.push_onto(path);
-                    item.visit_mut(path, f);
-                    path.truncate(len);
-                }
-            }
-            fn from_value(value: Value<T>) -> Result<Box<Self>, String> {
-                // A collection is assigned as a whole only through its field; `set_attr` cannot
-                // build one.
-                Err(value.type_name())
-            }
-        }
-
-        impl<T: Tensor, $($gen)*> Collection<T> for $ty
-        where
-            M: MemberAccess<T> + Member + Send + Sync,
-        {
-            fn item(&self, $key: &str) -> Option<Attr<'_, T>> {
-                self.get($index).map(MemberAccess::attr)
-            }
-            fn item_mut(&mut self, $key: &str) -> Option<AttrMut<'_, T>> {
-                self.get_mut($index).map(MemberAccess::attr_mut)
-            }
-            fn keys(&self) -> Vec<String> {
-                let $this = self;
-                $keys
-            }
-            fn type_name(&self) -> &'static str {
-                container_name(M::KIND, $keyed)
-            }
-        }
-    };
-}
-
-collection_member!([M: Member] Vec<M>,
-    keyed: false,
-    entries: [.enumerate()],
-    index: |key| parse_index(key)?,
-    keys: |this| (0..this.len()).map(|i| i.to_string()).collect(),
-);
-collection_member!([M: Member, const N: usize] [M; N],
-    keyed: false,
-    entries: [.enumerate()],
-    index: |key| parse_index(key)?,
-    keys: |this| (0..this.len()).map(|i| i.to_string()).collect(),
-);
-collection_member!([M: Member] IndexMap<String, M>,
-    keyed: true,
-    entries: [],
-    index: |key| key,
-    keys: |this| this.keys().cloned().collect(),
-);
-collection_member!([M: Member] BTreeMap<String, M>,
-    keyed: true,
-    entries: [],
-    index: |key| key,
-    keys: |this| this.keys().cloned().collect(),
-);
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sequence_keys_are_canonical_decimal() {
-        assert_eq!(parse_index("0"), Some(0));
-        assert_eq!(parse_index("12"), Some(12));
-        assert_eq!(parse_index("01"), None);
-        assert_eq!(parse_index("-1"), None);
-        assert_eq!(parse_index(""), None);
-        assert_eq!(parse_index("1a"), None);
-    }
 
     #[test]
     fn paths_join_with_dots() {

@@ -18,6 +18,7 @@
 pub(crate) mod attrs;
 #[cfg(feature = "candle")]
 pub(crate) mod candle;
+pub(crate) mod collection;
 pub(crate) mod convert;
 pub(crate) mod core;
 pub(crate) mod member;

@@ -99,9 +99,29 @@ pub trait Module<T: Tensor>: Any + Send + Sync {
     /// The static registration table: every declared member, in declaration order.
     fn members(&self) -> &'static [MemberInfo];
 
-    /// The names of declared plain fields (the `ModuleCore` and `#[module(skip)]` fields).
+    /// The names of declared plain fields (`#[module(skip)]`; not the `ModuleCore`, which has no
+    /// PyTorch counterpart).
     #[doc(hidden)]
     fn plain_fields(&self) -> &'static [&'static str];
+
+    /// The table row of the declared member called `name` (for a container, any of its items).
+    #[doc(hidden)]
+    fn declared_info(&self, name: &str) -> Option<&'static MemberInfo> {
+        self.members().iter().find(|m| m.name == name)
+    }
+
+    /// The names of the declared members (for a container, its keys).
+    #[doc(hidden)]
+    fn declared_names(&self) -> Vec<String> {
+        self.members().iter().map(|m| m.name.to_owned()).collect()
+    }
+
+    /// Whether the printed tree folds runs of equal children (`(0-2): 3 x Block(...)`), as
+    /// PyTorch's `ModuleList.__repr__` does.
+    #[doc(hidden)]
+    fn folds_repr(&self) -> bool {
+        self.as_any().is::<crate::containers::ModuleList<T>>()
+    }
 
     /// The declared member called `name`.
     #[doc(hidden)]

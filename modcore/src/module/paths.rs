@@ -1,39 +1,16 @@
 //! Dotted-path lookup: `get_submodule`, `get_parameter`, `get_buffer`, `set_submodule`.
 //!
-//! Paths walk through submodules and through collection fields (`layers.0.fc`), with PyTorch's
-//! errors: ``{Owner} has no attribute `{atom}` `` when an atom is missing (the owner being the
-//! module, or the container a collection stands for, that was searched) and
+//! Paths walk through submodules, collection fields among them (`layers.0.fc`: a `Vec` field is
+//! the `ModuleList` it stands for), with PyTorch's errors: ``{Owner} has no attribute `{atom}` ``
+//! when an atom is missing (the owner being the module that was searched) and
 //! `` `{atom}` is not an nn.Module `` when an atom exists but cannot be walked through.
 
-use crate::module::member::{Attr, AttrMut, Collection, Value};
+use crate::module::member::{Attr, AttrMut, Value};
 use crate::{Buffer, Error, Module, Parameter, Tensor};
 
-/// A node a path can walk through.
-enum Node<'a, T: Tensor> {
-    Module(&'a dyn Module<T>),
-    Collection(&'a dyn Collection<T>),
-}
-
-impl<'a, T: Tensor> Node<'a, T> {
-    fn owner(&self) -> &'static str {
-        match self {
-            Node::Module(m) => m.type_name(),
-            Node::Collection(c) => c.type_name(),
-        }
-    }
-
-    /// The attribute `atom` of this node, if it exists.
-    fn lookup(&self, atom: &str) -> Option<Attr<'a, T>> {
-        match *self {
-            Node::Module(m) => m.find_attr(atom),
-            Node::Collection(c) => c.item(atom),
-        }
-    }
-}
-
-/// Resolves every atom of `target` but the last to a node, then looks the last one up there.
+/// Resolves every atom of `target` but the last to a module, then looks the last one up there.
 fn resolve<'a, T: Tensor>(root: &'a dyn Module<T>, target: &str) -> Result<Attr<'a, T>, Error> {
-    let mut node = Node::Module(root);
+    let mut node = root;
     let mut rest = target;
     loop {
         // A byte scan: atoms are short, where `split('.')` pays for a general searcher.
@@ -41,13 +18,12 @@ fn resolve<'a, T: Tensor>(root: &'a dyn Module<T>, target: &str) -> Result<Attr<
             Some(dot) => (&rest[..dot], Some(&rest[dot + 1..])),
             None => (rest, None),
         };
-        let attr = lookup(&node, atom)?;
+        let attr = lookup(node, atom)?;
         let Some(next) = next else {
             return Ok(attr);
         };
         node = match attr {
-            Attr::Module(Some(m)) => Node::Module(m),
-            Attr::Collection(c) => Node::Collection(c),
+            Attr::Module(Some(m)) => m,
             _ => {
                 return Err(Error::NotAModule {
                     name: atom.to_owned(),
@@ -59,9 +35,9 @@ fn resolve<'a, T: Tensor>(root: &'a dyn Module<T>, target: &str) -> Result<Attr<
 }
 
 /// The attribute `atom` of `node`, or ``{Owner} has no attribute `{atom}` ``.
-fn lookup<'a, T: Tensor>(node: &Node<'a, T>, atom: &str) -> Result<Attr<'a, T>, Error> {
-    node.lookup(atom).ok_or_else(|| Error::NoAttribute {
-        owner: node.owner().to_owned(),
+fn lookup<'a, T: Tensor>(node: &'a dyn Module<T>, atom: &str) -> Result<Attr<'a, T>, Error> {
+    node.find_attr(atom).ok_or_else(|| Error::NoAttribute {
+        owner: node.type_name().to_owned(),
         name: atom.to_owned(),
     })
 }
@@ -122,7 +98,6 @@ pub(crate) fn get_submodule_mut<'a, T: Tensor>(
     for atom in target.split('.') {
         node = match node {
             AttrMut::Module(Some(m)) => m.get_attr_mut(atom).ok(),
-            AttrMut::Collection(c) => c.item_mut(atom),
             _ => None,
         }
         .ok_or_else(|| Error::NoAttribute {

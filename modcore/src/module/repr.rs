@@ -10,11 +10,13 @@
 //! )
 //! ```
 //!
-//! A collection field (`Vec<M>`, `[M; N]`, maps) prints as the container it stands for
+//! (`(head): None` is `register_module("head", None)`, or a `#[module(register_none)]` field.)
+//! A collection field (`Vec<M>`, `[M; N]`, maps) is the container it stands for
 //! (`ModuleList`, `ModuleDict`, `ParameterList`, …), so a model declared with plain collections
-//! prints like its PyTorch original.
+//! prints like its PyTorch original; an `Option` module field holding `None` is a plain
+//! attribute and prints nothing, as torchvision's `self.downsample = None`.
 
-use crate::module::member::{Attr, Collection};
+use crate::module::member::Attr;
 use crate::{MemberKind, Module, Parameter, Tensor};
 
 /// PyTorch's `_addindent`: every line after the first that is not blank gets `spaces` spaces.
@@ -50,58 +52,21 @@ fn assemble(name: &str, extra: &str, children: Vec<String>) -> String {
 
 /// `Parameter containing: [torch.float32 of size 2x3]`.
 pub(crate) fn parameter_line<T: Tensor>(p: &Parameter<T>) -> String {
-    p.read(|t| {
-        let dims: Vec<String> = t.shape().iter().map(usize::to_string).collect();
-        format!(
-            "Parameter containing: [{} of size {}]",
-            t.dtype(),
-            dims.join("x")
-        )
-    })
+    p.read(|t| tensor_line("Parameter", t, false))
 }
 
-fn entry_repr<T: Tensor>(attr: Attr<'_, T>) -> String {
-    match attr {
-        Attr::Module(Some(m)) => repr(m),
-        Attr::Module(None) | Attr::Parameter(None) | Attr::Buffer(None) => "None".to_owned(),
-        Attr::Collection(c) => collection_repr(c),
-        Attr::Parameter(Some(p)) => parameter_line(p),
-        Attr::Buffer(Some(b)) => b.read(|t| {
-            let dims: Vec<String> = t.shape().iter().map(usize::to_string).collect();
-            format!(
-                "Tensor containing: [{} of size {}]",
-                t.dtype(),
-                dims.join("x")
-            )
-        }),
-        Attr::Plain => String::new(),
-    }
-}
-
-/// A collection printed as the PyTorch container it stands for. Module lists fold runs of equal
-/// items (`(0-2): 3 x ReLU()`); parameter containers keep PyTorch's extra indentation.
-fn collection_repr<T: Tensor>(collection: &dyn Collection<T>) -> String {
-    let name = collection.type_name();
-    let items: Vec<(String, String)> = collection
-        .keys()
-        .into_iter()
-        .filter_map(|key| {
-            let item = collection.item(&key)?;
-            Some((key, entry_repr(item)))
-        })
-        .collect();
-    if name.starts_with("Parameter") || name.starts_with("Buffer") {
-        let lines: Vec<String> = items.iter().map(|(k, r)| format!("  ({k}): {r}")).collect();
-        return assemble(name, &lines.join("\n"), Vec::new());
-    }
-    if name == "ModuleList" {
-        return assemble(name, "", folded(&items));
-    }
-    let lines = items
-        .iter()
-        .map(|(k, r)| format!("({k}): {}", add_indent(r, 2)))
-        .collect();
-    assemble(name, "", lines)
+/// `{kind} containing: [{dtype} of size {shape}]`, the dtype as `torch.float32`, or with
+/// `legacy_type` as the legacy tensor type (`torch.FloatTensor`) `torch.typename` gives, as
+/// `ParameterDict.extra_repr` prints it.
+pub(crate) fn tensor_line<T: Tensor>(kind: &str, t: &T, legacy_type: bool) -> String {
+    let dims: Vec<String> = t.shape().iter().map(usize::to_string).collect();
+    let dtype = t.dtype();
+    let dtype = if legacy_type {
+        dtype.legacy_type_name().to_owned()
+    } else {
+        dtype.to_string()
+    };
+    format!("{kind} containing: [{dtype} of size {}]", dims.join("x"))
 }
 
 /// `ModuleList`'s lines: runs of consecutive equal reprs fold into `(0-2): 3 x ReLU()`.
@@ -129,41 +94,28 @@ fn folded(items: &[(String, String)]) -> Vec<String> {
     lines
 }
 
-/// PyTorch's `repr(module)`.
+/// PyTorch's `repr(module)`: one `(name): child` line per registered submodule (declared,
+/// then run-time; `None` ones as `None`), after the `extra_repr` lines.
 pub(crate) fn repr<T: Tensor>(module: &dyn Module<T>) -> String {
-    let mut children = Vec::new();
-    for info in module.members() {
-        let shown = info.kind == MemberKind::Module || info.collection;
-        if !shown {
-            continue;
-        }
-        if let Some(attr) = module.declared_attr(info.name) {
-            children.push(format!(
-                "({}): {}",
-                info.name,
-                add_indent(&entry_repr(attr), 2)
-            ));
-        }
+    let mut items: Vec<(String, String)> = Vec::new();
+    module.visit_members(
+        MemberKind::Module,
+        &mut String::new(),
+        &mut |name, entry| {
+            if let Attr::Module(child) = entry {
+                let text = child.map_or_else(|| "None".to_owned(), repr);
+                items.push((name.clone(), text));
+            }
+        },
+    );
+    if module.folds_repr() {
+        // ModuleList has its own repr: folded runs, and no extra_repr.
+        return assemble(module.type_name(), "", folded(&items));
     }
-    if let Some(registry) = module.core().registry::<T>() {
-        let items: Vec<(String, String)> = registry
-            .modules
-            .iter()
-            .map(|(name, child)| {
-                let text = child.as_deref().map_or_else(|| "None".to_owned(), repr);
-                (name.clone(), text)
-            })
-            .collect();
-        if module.as_any().is::<crate::containers::ModuleList<T>>() {
-            // ModuleList has its own repr: folded runs, and no extra_repr.
-            return assemble("ModuleList", "", folded(&items));
-        }
-        children.extend(
-            items
-                .iter()
-                .map(|(name, text)| format!("({name}): {}", add_indent(text, 2))),
-        );
-    }
+    let children = items
+        .iter()
+        .map(|(name, text)| format!("({name}): {}", add_indent(text, 2)))
+        .collect();
     assemble(module.type_name(), &module.extra_repr(), children)
 }
 

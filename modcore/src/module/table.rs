@@ -61,12 +61,16 @@ pub struct MemberInfo {
     pub name: &'static str,
     /// The Rust field it is stored in (`"0"`, `"1"`, … for tuple structs).
     pub field: &'static str,
-    /// Parameter, buffer or module.
+    /// Parameter, buffer or module; `Module` for a collection field, which is the container
+    /// module it stands for.
     pub kind: MemberKind,
-    /// Whether the field holds several entries (`Vec`, array, map), named `name.0`, `name.1`, ….
+    /// Whether the field is a collection (`Vec`, array, map), a container whose entries are
+    /// named `name.0`, `name.1`, … or `name.key`.
     pub collection: bool,
-    /// For buffers, whether they are saved in the state dict; `true` for every other kind.
+    /// For buffers (and collections of them), whether they are saved in the state dict; `true`
+    /// for every other kind.
     pub persistent: bool,
+
     /// The field's type as written in the source.
     pub ty: &'static str,
     /// The field's doc comment.

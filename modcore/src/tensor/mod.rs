@@ -74,6 +74,33 @@ impl DType {
     }
 }
 
+impl DType {
+    /// The legacy tensor type PyTorch's `torch.typename` gives a CPU tensor of this dtype
+    /// (`torch.FloatTensor` for float32), as `ParameterDict` prints its entries.
+    ///
+    /// ```
+    /// use modcore::DType;
+    /// assert_eq!(DType::F32.legacy_type_name(), "torch.FloatTensor");
+    /// assert_eq!(DType::I64.legacy_type_name(), "torch.LongTensor");
+    /// ```
+    pub fn legacy_type_name(&self) -> &'static str {
+        match self {
+            DType::Bool => "torch.BoolTensor",
+            DType::U8 => "torch.ByteTensor",
+            DType::I8 => "torch.CharTensor",
+            DType::I16 => "torch.ShortTensor",
+            DType::I32 => "torch.IntTensor",
+            DType::I64 => "torch.LongTensor",
+            DType::U32 => "torch.UInt32Tensor",
+            DType::F16 => "torch.HalfTensor",
+            DType::BF16 => "torch.BFloat16Tensor",
+            DType::F32 => "torch.FloatTensor",
+            DType::F64 => "torch.DoubleTensor",
+            DType::Other(name) => name,
+        }
+    }
+}
+
 impl fmt::Display for DType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let name = match self {
