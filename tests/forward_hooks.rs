@@ -525,3 +525,39 @@ fn type_erased_hooks_run_on_every_call_and_check_replacements() {
         )
     );
 }
+
+#[test]
+fn a_type_erased_hook_sees_kwargs_only_when_registered_with_kwargs() {
+    let m = KwModule::default();
+    let seen = log();
+    for with_kwargs in [false, true] {
+        let s = seen.clone();
+        let options = HookOptions {
+            with_kwargs,
+            ..HookOptions::default()
+        };
+        let _h = m
+            .register_forward_hook_any(
+                move |_, _, kwargs, _| {
+                    let bias = kwargs.downcast_ref::<Bias>().map(|b| b.bias);
+                    let unit = kwargs.is::<()>();
+                    push(
+                        &s,
+                        format!("with_kwargs={with_kwargs} bias={bias:?} unit={unit}"),
+                    );
+                    None
+                },
+                options,
+            )
+            .guard();
+        m.call_with_kwargs(1.0, Bias { bias: 2.0 }).unwrap();
+    }
+    // PyTorch calls a hook registered without `with_kwargs` as `hook(module, args, output)`.
+    assert_eq!(
+        entries(&seen),
+        [
+            "with_kwargs=false bias=None unit=true",
+            "with_kwargs=true bias=Some(2.0) unit=false"
+        ]
+    );
+}

@@ -165,3 +165,23 @@ fn a_global_always_call_hook_runs_when_forward_fails() {
     assert_eq!(e.to_string(), "boom");
     assert_eq!(entries(&seen), ["output present: false"]);
 }
+
+#[test]
+fn a_prepended_global_forward_hook_runs_before_the_other_global_ones() {
+    let _serial = serial();
+    let fired: Log = Arc::default();
+    let hook = |name: &'static str| {
+        let f = fired.clone();
+        move |_: &dyn Module<Tensor>, _: &dyn Any, _: &dyn Any, _: Option<&dyn Any>| {
+            f.lock().unwrap().push(name.into());
+            None
+        }
+    };
+    let first = register_module_forward_hook::<Tensor>(hook("first"), HookOptions::default());
+    let front =
+        register_module_forward_hook::<Tensor>(hook("front"), HookOptions::default().prepend());
+    AddOne::default().call(1.0).unwrap();
+    first.remove();
+    front.remove();
+    assert_eq!(entries(&fired), ["front", "first"]);
+}

@@ -410,7 +410,8 @@ impl Impls<'_> {
     }
 }
 
-/// Compile-time checks that need types: `#[buffer]` fields are buffers. (That every member
+/// Compile-time checks that need types: `#[buffer]` fields are buffers, `register_none` fields
+/// submodules. (That every member
 /// field's type is a `Member` is checked by the table, see `table::row`.) Fields whose type mentions a type parameter are checked where the
 /// struct is used instead.
 fn assertions(input: &Input, krate: &syn::Path) -> TokenStream {
@@ -427,6 +428,19 @@ fn assertions(input: &Input, krate: &syn::Path) -> TokenStream {
                 out.extend(quote_spanned! {path.span()=>
                     const _: () = ::core::assert!(
                         ::core::matches!(<#ty as #krate::Member>::ENTRY_KIND, #krate::MemberKind::Buffer),
+                        #message
+                    );
+                });
+            }
+            if let Some(path) = &field.attrs.register_none {
+                let message = format!(
+                    "`#[module(register_none)]` is on `{}`, which is not a submodule",
+                    field.name
+                );
+                out.extend(quote_spanned! {path.span()=>
+                    const _: () = ::core::assert!(
+                        ::core::matches!(<#ty as #krate::Member>::KIND, #krate::MemberKind::Module)
+                            && !<#ty as #krate::Member>::COLLECTION,
                         #message
                     );
                 });

@@ -52,8 +52,9 @@
 //! | `class Net(nn.Module)` + `__init__`       | `#[derive(Module)] struct Net { core: ModuleCore, … }` |
 //! | `nn.Parameter`, `nn.Buffer`               | [`Parameter`], [`Buffer`]                           |
 //! | `self.bias = None` (kept as an entry)     | `bias: Option<Parameter<T>>` holding `None`         |
-//! | `nn.ModuleList` / `ParameterList` field   | `Vec<M>`, `[M; N]` (flattened: `layers.0.weight`)   |
-//! | `nn.ModuleDict` field                     | `IndexMap<String, M>`, `BTreeMap<String, M>`        |
+//! | `self.downsample = None` (plain attribute) | `downsample: Option<M>` holding `None`; `#[module(register_none)]` for `register_module(name, None)` |
+//! | `nn.ModuleList` / `ParameterList` field   | `Vec<M>`, `[M; N]` (the container itself: `('layers', ModuleList)`, `layers.0.weight`) |
+//! | `nn.ModuleDict` / `ParameterDict` field   | `IndexMap<String, M>`, `BTreeMap<String, M>`        |
 //! | heterogeneous submodule                   | `Box<dyn Module<T>>`                                |
 //! | `register_buffer(name, t, persistent=False)` | `#[buffer(persistent = false)]`, or [`Module::register_buffer`] |
 //! | `named_parameters()` and the other `named_*` generators | [`Named`]: every name in one buffer, `(&str, v)` by reference, `(String, v)` by value |
@@ -67,7 +68,7 @@
 //! | `_IncompatibleKeys`, the `RuntimeError` of a failed load | [`IncompatibleKeys`], [`LoadStateDictError`] |
 //! | state-dict and load pre/post hooks        | [`ModuleHooks`]                                     |
 //! | `forward`, `module(x)`, `module(x, **kw)` | [`Forward::forward`], [`ModuleHooks::call`], [`ModuleHooks::call_with_kwargs`] ([`ForwardKw`]) |
-//! | `register_forward_pre_hook` / `register_forward_hook` (`prepend`, `with_kwargs`, `always_call`) | [`ModuleHooks`] methods with [`HookOptions`] |
+//! | `register_forward_pre_hook` / `register_forward_hook` (`prepend`, `with_kwargs`, `always_call`) | [`ModuleHooks`] methods with [`HookOptions`] (`always_call` only where the hook takes an `Option` output) |
 //! | `register_module_forward_(pre_)hook`      | [`register_module_forward_pre_hook`], [`register_module_forward_hook`] ([`AnyForwardHook`]) |
 //! | `register_full_backward_(pre_)hook` (candle) | [`ModuleHooks`] methods, `backward` module         |
 //! | activation capture (no PyTorch API)       | [`capture::capture`]                                 |
@@ -172,7 +173,8 @@ pub use indexmap::IndexMap;
 /// |---|---|---|
 /// | `#[module(skip)]` | field | plain data: not registered, not traversed |
 /// | `#[module(rename = "name")]` | field | the member's name in paths and keys (non-empty, no `.`, unique) |
-/// | `#[buffer(persistent = false)]` | buffer field | left out of the state dict |
+/// | `#[module(register_none)]` | `Option` module field | `None` is a registered `None` submodule (`register_module(name, None)`, printed `(name): None`), not a plain attribute |
+/// | `#[buffer(persistent = false)]` | buffer field (or collection of buffers) | left out of the state dict |
 /// | `#[module(crate = path)]` | struct | where the `modcore` crate is, if renamed |
 /// | `#[module(tensor = Type)]` | struct | implement `Module<Type>` only; for modules whose members do not name a tensor type |
 /// | `#[module(version = N)]` | struct | the state-dict format version saved in the metadata (PyTorch's `_version`, default 1) |

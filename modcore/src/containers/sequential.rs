@@ -91,7 +91,8 @@ impl<T: Tensor> Sequential<T> {
     }
 
     /// Appends a module under `name` (PyTorch's `add_module` on a `Sequential`), validated as
-    /// `register_module` does. With it a named sequence may mix layer types, as DenseNet's
+    /// `register_module` does; an existing entry of that name is replaced in place, as
+    /// `add_module` does. With it a named sequence may mix layer types, as DenseNet's
     /// `features` does (`Sequential(OrderedDict([("conv0", …), ("norm0", …), …]))`).
     ///
     /// ```
@@ -116,8 +117,8 @@ impl<T: Tensor> Sequential<T> {
     }
 
     /// Inserts a module under `name` before position `index` (`-len..=len`), keeping every other
-    /// entry's name. (PyTorch's `insert` renumbers, and fails on a named sequence; this is its
-    /// named form.)
+    /// entry's name; fails if `name` is taken. (PyTorch's `insert` renumbers, and fails on a
+    /// named sequence; this is its named form.)
     pub fn insert_named<M: Forward<T, T, Output = T>>(
         &mut self,
         index: isize,
@@ -126,6 +127,11 @@ impl<T: Tensor> Sequential<T> {
     ) -> Result<(), Error> {
         let len = self.len();
         let at = super::insert_position(index, len)?;
+        if self.has_attr(name) {
+            return Err(Error::AlreadyExists {
+                name: name.to_owned(),
+            });
+        }
         self.push_named(name, module)?;
         self.modules_mut().move_index(len, at);
         Ok(())
