@@ -222,7 +222,8 @@ fn parameter_dict_looks_keys_up_as_attributes() {
     assert_eq!(pd.keys(), ["b", "a"]);
     assert_eq!(
         pd.repr(),
-        "ParameterDict(\n    (b): Parameter containing: [torch.float32 of size 1]\n    (a): Parameter containing: [torch.float32 of size 2]\n)"
+        // PyTorch's quirk: a ParameterDict names the legacy tensor type, a ParameterList the dtype.
+        "ParameterDict(\n    (b): Parameter containing: [torch.FloatTensor of size 1]\n    (a): Parameter containing: [torch.FloatTensor of size 2]\n)"
     );
     let e = pd.get("zz").unwrap_err();
     assert_eq!(

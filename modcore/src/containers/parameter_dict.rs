@@ -72,7 +72,8 @@ impl<T: Tensor> ParameterDict<T> {
         self.len() == 0
     }
 
-    /// PyTorch's `ParameterDict.extra_repr`: one `  (key): Parameter containing: [...]` line each.
+    /// PyTorch's `ParameterDict.extra_repr`: one `  (key): Parameter containing: [...]` line each,
+    /// naming the dtype by its legacy tensor type (`torch.FloatTensor`), as PyTorch's does.
     fn describe(&self) -> String {
         let lines: Vec<String> = self
             .core
@@ -80,10 +81,10 @@ impl<T: Tensor> ParameterDict<T> {
             .into_iter()
             .flat_map(|r| r.parameters.iter())
             .filter_map(|(k, p)| {
-                Some(format!(
-                    "  ({k}): {}",
-                    crate::module::repr::parameter_line(p.as_ref()?)
-                ))
+                let line = p
+                    .as_ref()?
+                    .read(|t| crate::module::repr::tensor_line("Parameter", t, true));
+                Some(format!("  ({k}): {line}"))
             })
             .collect();
         lines.join("\n")
