@@ -207,3 +207,28 @@ fn private_member_types_in_public_modules_compile_without_warnings() {
     assert_eq!(p.named_modules().len(), 2);
     let _ = (&p.inner.core, &p.core);
 }
+
+/// A raw identifier names its member without the `r#`, a version may carry a suffix, and a core
+/// behind an alias is marked.
+#[derive(Module)]
+#[module(version = 2u8)]
+struct Keywords {
+    #[module(core)]
+    state: CoreAlias,
+    r#type: Parameter<T>,
+}
+
+type CoreAlias = ModuleCore;
+
+#[test]
+fn raw_identifiers_suffixed_versions_and_aliased_cores() {
+    let k = Keywords {
+        state: ModuleCore::new(),
+        r#type: param(&[1]),
+    };
+    assert_eq!(Keywords::MEMBERS[0].name, "type");
+    assert_eq!(k.state_dict().keys().collect::<Vec<_>>(), ["type"]);
+    assert_eq!(k.version(), 2);
+    assert!(k.get_parameter("type").is_ok());
+    assert!(!k.has_attr("state"));
+}

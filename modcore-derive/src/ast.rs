@@ -1,6 +1,7 @@
 //! A borrowing model of the derive input. Every node keeps the syn node it came from, so
 //! errors point at what the user wrote.
 
+use syn::ext::IdentExt;
 use syn::{Data, DeriveInput, Fields, Generics, Ident, Type};
 
 use crate::attr::{self, ContainerAttrs, FieldAttrs};
@@ -27,7 +28,6 @@ pub enum Role {
 
 /// One field.
 pub struct Field<'a> {
-    pub original: &'a syn::Field,
     /// How the field is reached: `self.name` or `self.0`.
     pub member: syn::Member,
     pub ty: &'a Type,
@@ -73,7 +73,7 @@ impl<'a> Input<'a> {
         .enumerate()
         .map(|(i, field)| {
             let attrs = attr::field(cx, &field.attrs);
-            let role = if is_module_core(&field.ty) {
+            let role = if attrs.core.is_some() || is_module_core(&field.ty) {
                 Role::Core
             } else if attrs.skip.is_some() {
                 Role::Skip
@@ -85,7 +85,8 @@ impl<'a> Input<'a> {
                 None => syn::Member::Unnamed(i.into()),
             };
             let default_name = match &field.ident {
-                Some(ident) => ident.to_string(),
+                // `r#type` is the member `type`, as serde and thiserror name it.
+                Some(ident) => ident.unraw().to_string(),
                 None if role == Role::Member => {
                     member_index += 1;
                     (member_index - 1).to_string()
@@ -98,7 +99,6 @@ impl<'a> Input<'a> {
                 None => default_name,
             };
             Field {
-                original: field,
                 member,
                 ty: &field.ty,
                 doc: doc_comment(&field.attrs),

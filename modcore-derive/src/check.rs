@@ -16,18 +16,27 @@ pub fn check(cx: &Ctxt, input: &Input) {
     check_generics(cx, input);
     check_field_attrs(cx, input);
     check_names(cx, input);
+    check_member_types(cx, input);
 }
 
-/// Exactly one `ModuleCore` field: the compile-time form of PyTorch's
-/// "cannot assign module before Module.__init__() call".
+/// Exactly one `ModuleCore` field: the compile-time form of PyTorch's "cannot assign module
+/// before the module is initialised".
 fn check_core(cx: &Ctxt, input: &Input) {
     let mut cores = input.core_fields();
     if cores.next().is_none() {
-        cx.error_spanned_by(
-            input.ident,
-            "expected exactly one `ModuleCore` field: without it the module has no state to \
-             register members in (PyTorch: cannot assign module before Module.__init__() call)",
-        );
+        let name = input.ident;
+        let message = if input.fields.is_empty() {
+            format!(
+                "a module needs a `ModuleCore` field for its state: write \
+                 `struct {name} {{ core: ModuleCore }}`"
+            )
+        } else {
+            "expected exactly one `ModuleCore` field, which holds the module's state (the \
+             training flag, run-time members, hooks): add `core: ModuleCore`, or mark a field \
+             whose type is an alias of it `#[module(core)]`"
+                .to_owned()
+        };
+        cx.error_spanned_by(name, message);
     }
     for extra in cores {
         cx.error_spanned_by(
@@ -53,8 +62,8 @@ fn check_field_attrs(cx: &Ctxt, input: &Input) {
     for field in &input.fields {
         let attrs = &field.attrs;
         match field.role {
-            Role::Core if attrs.any() => cx.error_spanned_by(
-                &field.original.attrs[0],
+            Role::Core if attrs.any_member_attribute() => cx.error_spanned_by(
+                &attrs.first,
                 "the `ModuleCore` field takes no module or buffer attributes",
             ),
             Role::Skip => {
@@ -72,6 +81,31 @@ fn check_field_attrs(cx: &Ctxt, input: &Input) {
                 }
             }
             _ => {}
+        }
+    }
+}
+
+/// Member types whose mistake the syntax shows: an unordered map (PyTorch's `ModuleDict` keeps
+/// insertion order), and a parameter or buffer behind `Arc`/`Rc` (they are shared handles).
+fn check_member_types(cx: &Ctxt, input: &Input) {
+    for field in input.members() {
+        let tokens = quote::ToTokens::to_token_stream(field.ty).to_string();
+        let idents: Vec<&str> = tokens
+            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .collect();
+        let has = |name: &str| idents.contains(&name);
+        if has("HashMap") || has("HashSet") {
+            cx.error_spanned_by(
+                field.ty,
+                "`HashMap` is unordered: use `IndexMap` or `BTreeMap` (PyTorch's `ModuleDict` and \
+                 `ParameterDict` keep their order, and so do state-dict keys)",
+            );
+        } else if (has("Arc") || has("Rc")) && (has("Parameter") || has("Buffer")) {
+            cx.error_spanned_by(
+                field.ty,
+                "a `Parameter` or `Buffer` is already a shared handle: drop the `Arc`/`Rc`, and \
+                 `clone()` the handle to tie two members to one tensor",
+            );
         }
     }
 }

@@ -50,8 +50,8 @@ pub struct Impls<'a> {
     pub plain: Vec<&'a str>,
     /// The rustdoc of `MEMBERS`; `None` hides it.
     pub table_doc: Option<String>,
-    /// `#[module(version = N)]`.
-    pub version: Option<&'a syn::LitInt>,
+    /// `#[module(version = N)]`, parsed, with its literal's span.
+    pub version: Option<(u32, proc_macro2::Span)>,
     /// `#[module(migrate = path)]`.
     pub migrate: Option<&'a syn::Path>,
     /// `#[module(extra_repr = path)]`.
@@ -74,7 +74,11 @@ fn expand(input: &Input) -> TokenStream {
             .map(|f| f.name.as_str())
             .collect(),
         table_doc: Some(table::doc(input)),
-        version: input.attrs.version.as_ref(),
+        version: input
+            .attrs
+            .version
+            .as_ref()
+            .map(|(v, lit)| (*v, lit.span())),
         migrate: input.attrs.migrate.as_ref(),
         extra_repr: input.attrs.extra_repr.as_ref(),
     };
@@ -104,14 +108,24 @@ fn where_with(
 impl Impls<'_> {
     /// The tensor type of the `Module` and `MemberAccess` impls, and their generics: the type
     /// pinned by `#[module(tensor = Type)]` with the struct's own generics, or a fresh
-    /// `__T: Tensor` added to them (the impls then hold for every tensor type the members allow).
+    /// `AnyTensor: Tensor` added to them (the impls then hold for every tensor type the members allow).
     fn tensor_type(&self) -> (TokenStream, Generics) {
         let mut generics = self.generics.clone();
         if let Some(ty) = self.tensor {
             return (ty.to_token_stream(), generics);
         }
         let krate = &self.krate;
-        let t = Ident::new("__T", Span::call_site());
+        // A name the user can read in errors (`StateDict<AnyTensor>`), not taken by the struct's
+        // own parameters; not `T`, which field types often name as an alias in scope.
+        let taken: Vec<String> = generics
+            .type_params()
+            .map(|p| p.ident.to_string())
+            .collect();
+        let name = std::iter::once("AnyTensor".to_owned())
+            .chain((0..).map(|i| format!("AnyTensor{i}")))
+            .find(|n| !taken.contains(n))
+            .unwrap_or_default();
+        let t = Ident::new(&name, Span::call_site());
         generics
             .params
             .push(GenericParam::Type(syn::parse_quote!(#t: #krate::Tensor)));
@@ -142,12 +156,12 @@ impl Impls<'_> {
                 };
                 let ty = field.ty;
                 (
-                    quote!(<#ty as #krate::__private::TensorOf>::Tensor),
+                    quote!(<#ty as #krate::derive_support::TensorOf>::Tensor),
                     // Higher-ranked, so that a field type that is no member (already an error
                     // at the field) does not fail the bound here too: rustc checks it at use.
                     where_with(
                         self.generics,
-                        [syn::parse_quote!(for<'__x> #ty: #krate::__private::TensorOf)],
+                        [syn::parse_quote!(for<'__x> #ty: #krate::derive_support::TensorOf)],
                     ),
                 )
             }
@@ -156,13 +170,13 @@ impl Impls<'_> {
         let debug_where = where_with(
             self.generics,
             [syn::parse_quote!(
-                for<'__x> #this: #krate::__private::TensorOf
-                    + #krate::Module<<#this as #krate::__private::TensorOf>::Tensor>
+                for<'__x> #this: #krate::derive_support::TensorOf
+                    + #krate::Module<<#this as #krate::derive_support::TensorOf>::Tensor>
             )],
         );
         quote! {
             #[automatically_derived]
-            impl #impl_generics #krate::__private::TensorOf for #this #clause {
+            impl #impl_generics #krate::derive_support::TensorOf for #this #clause {
                 type Tensor = #tensor;
             }
 
@@ -170,7 +184,7 @@ impl Impls<'_> {
             #[automatically_derived]
             impl #impl_generics ::core::fmt::Debug for #this #debug_where {
                 fn fmt(&self, __f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                    __f.write_str(&#krate::Module::<<#this as #krate::__private::TensorOf>::Tensor>::repr(self))
+                    __f.write_str(&#krate::Module::<<#this as #krate::derive_support::TensorOf>::Tensor>::repr(self))
                 }
             }
         }
@@ -191,9 +205,9 @@ impl Impls<'_> {
             .iter()
             .map(|f| f.attrs.register_none.is_some())
             .collect();
-        let slot = quote!(#krate::__private::Slot);
-        let place = quote!(#krate::__private::Place);
-        let slot_mut = quote!(#krate::__private::SlotMut);
+        let slot = quote!(#krate::derive_support::Slot);
+        let place = quote!(#krate::derive_support::Place);
+        let slot_mut = quote!(#krate::derive_support::SlotMut);
         let accesses: Vec<&syn::Member> = self.members.iter().map(|f| &f.member).collect();
         let types: Vec<&syn::Type> = self.members.iter().map(|f| f.ty).collect();
         let plain = &self.plain;
@@ -230,16 +244,22 @@ impl Impls<'_> {
                 )]),
         );
         let access_where = where_with(self.generics, [syn::parse_quote!(Self: #krate::Module<#t>)]);
-        let string = quote!(#krate::__private::String);
+        let string = quote!(#krate::derive_support::String);
         let option = quote!(::core::option::Option);
+        // Through a typed function pointer, spanned at the user's path: a function of another
+        // signature is one error there, naming the expected signature.
         let extra_repr = self.extra_repr.map(|path| {
+            let f = Ident::new("extra_repr_fn", path.span());
+            let function = quote_spanned!(path.span()=> let #f: fn(&Self) -> #string = #path;);
             quote! {
                 fn extra_repr(&self) -> #string {
-                    #path(self)
+                    #function
+                    #f(self)
                 }
             }
         });
-        let version = self.version.map(|v| {
+        let version = self.version.map(|(v, span)| {
+            let v = syn::LitInt::new(&format!("{v}u32"), span);
             quote! {
                 fn version(&self) -> u32 {
                     #v
@@ -247,6 +267,10 @@ impl Impls<'_> {
             }
         });
         let migrate = self.migrate.map(|path| {
+            let f = Ident::new("migrate_fn", path.span());
+            let function = quote_spanned! {path.span()=>
+                let #f: fn(&Self, &mut #krate::StateDict<#t>, &str, #option<u32>) = #path;
+            };
             quote! {
                 fn migrate_state_dict(
                     &self,
@@ -254,7 +278,8 @@ impl Impls<'_> {
                     __prefix: &str,
                     __version: #option<u32>,
                 ) {
-                    #path(self, __state_dict, __prefix, __version)
+                    #function
+                    #f(self, __state_dict, __prefix, __version)
                 }
                 fn migrates(&self) -> bool {
                     true
@@ -278,6 +303,9 @@ impl Impls<'_> {
                 impl #impl_generics #krate::Member for #ident #ty_generics #where_clause {
                     const KIND: #krate::MemberKind = #krate::MemberKind::Module;
                 }
+
+                #[automatically_derived]
+                impl #impl_generics #krate::derive_support::Submodule for #ident #ty_generics #where_clause {}
 
                 #[automatically_derived]
                 #[allow(private_bounds)]
@@ -343,7 +371,7 @@ impl Impls<'_> {
                     ) {
                         #(
                             if Self::MEMBERS[#indices].kind == __kind {
-                                let __len = #krate::__private::push_segment(__path, #names);
+                                let __len = #krate::derive_support::push_segment(__path, #names);
                                 #krate::MemberAccess::<#t>::visit(
                                     &self.#accesses,
                                     #slot::new(#core, #place::new(#indices, #persistent, #register_none)),
@@ -363,7 +391,7 @@ impl Impls<'_> {
                     ) {
                         #(
                             if Self::MEMBERS[#indices].kind == __kind {
-                                let __len = #krate::__private::push_segment(__path, #names);
+                                let __len = #krate::derive_support::push_segment(__path, #names);
                                 #krate::MemberAccess::<#t>::visit_mut(
                                     &mut self.#accesses,
                                     #slot_mut::new(#core_mut, #place::new(#indices, #persistent, #register_none)),
@@ -380,13 +408,13 @@ impl Impls<'_> {
                     fn as_dyn_mut(&mut self) -> &mut dyn #krate::Module<#t> {
                         self
                     }
-                    fn as_any(&self) -> &dyn #krate::__private::Any {
+                    fn as_any(&self) -> &dyn #krate::derive_support::Any {
                         self
                     }
-                    fn as_any_mut(&mut self) -> &mut dyn #krate::__private::Any {
+                    fn as_any_mut(&mut self) -> &mut dyn #krate::derive_support::Any {
                         self
                     }
-                    fn into_any(self: #krate::__private::Box<Self>) -> #krate::__private::Box<dyn #krate::__private::Any> {
+                    fn into_any(self: #krate::derive_support::Box<Self>) -> #krate::derive_support::Box<dyn #krate::derive_support::Any> {
                         self
                     }
                 }
@@ -401,8 +429,8 @@ impl Impls<'_> {
                     }
                     fn from_value(
                         __value: #krate::Value<#t>,
-                    ) -> ::core::result::Result<#krate::__private::Box<Self>, #string> {
-                        #krate::__private::module_from_value(__value)
+                    ) -> ::core::result::Result<#krate::derive_support::Box<Self>, #string> {
+                        #krate::derive_support::module_from_value(__value)
                     }
                 }
             };
@@ -410,44 +438,56 @@ impl Impls<'_> {
     }
 }
 
-/// Compile-time checks that need types: `#[buffer]` fields are buffers, `register_none` fields
-/// submodules. (That every member
-/// field's type is a `Member` is checked by the table, see `table::row`.) Fields whose type mentions a type parameter are checked where the
-/// struct is used instead.
+/// Compile-time checks that need types, each reported at the attribute that asks for it:
+/// `#[buffer]` fields hold buffers, `register_none` fields are `Option`s of submodules. (That
+/// every member field's type is a `Member` is checked by the table, see `table::row`.) They run
+/// in a function with the struct's generics, so fields that mention a type parameter are
+/// checked too.
 fn assertions(input: &Input, krate: &syn::Path) -> TokenStream {
-    let type_params: Vec<&Ident> = input.generics.type_params().map(|p| &p.ident).collect();
-    let mut out = TokenStream::new();
+    let mut checks = TokenStream::new();
     for field in input.members() {
         let ty = field.ty;
-        if !mentions_any(ty.to_token_stream(), &type_params) {
-            if let Some((path, _)) = &field.attrs.persistent {
-                let message = format!(
-                    "`#[buffer(...)]` is on `{}`, which is not a buffer",
-                    field.name
-                );
-                out.extend(quote_spanned! {path.span()=>
-                    const _: () = ::core::assert!(
-                        ::core::matches!(<#ty as #krate::Member>::ENTRY_KIND, #krate::MemberKind::Buffer),
-                        #message
-                    );
-                });
-            }
-            if let Some(path) = &field.attrs.register_none {
-                let message = format!(
-                    "`#[module(register_none)]` is on `{}`, which is not a submodule",
-                    field.name
-                );
-                out.extend(quote_spanned! {path.span()=>
-                    const _: () = ::core::assert!(
-                        ::core::matches!(<#ty as #krate::Member>::KIND, #krate::MemberKind::Module)
-                            && !<#ty as #krate::Member>::COLLECTION,
-                        #message
-                    );
-                });
-            }
+        // The type's tokens take the attribute's span, so the error points at the attribute.
+        if let Some((path, _)) = &field.attrs.persistent {
+            let ty = respanned(ty, path.span());
+            checks.extend(quote_spanned! {path.span()=> buffer_attribute::<#ty>();});
+        }
+        if let Some(path) = &field.attrs.register_none {
+            let ty = respanned(ty, path.span());
+            checks.extend(quote_spanned! {path.span()=> register_none_attribute::<#ty>();});
         }
     }
-    out
+    if checks.is_empty() {
+        return checks;
+    }
+    let (impl_generics, _, where_clause) = input.generics.split_for_impl();
+    quote! {
+        fn buffer_attribute<F: ?::core::marker::Sized + #krate::derive_support::BufferField>() {}
+        fn register_none_attribute<F: ?::core::marker::Sized + #krate::derive_support::OptionalSubmodule>() {}
+        #[allow(dead_code)]
+        fn attributes #impl_generics () #where_clause {
+            #checks
+        }
+    }
+}
+
+/// `tokens` with every token at `span`.
+fn respanned(tokens: impl ToTokens, span: Span) -> TokenStream {
+    tokens
+        .to_token_stream()
+        .into_iter()
+        .map(|mut tree| {
+            if let proc_macro2::TokenTree::Group(group) = &tree {
+                let mut inner =
+                    proc_macro2::Group::new(group.delimiter(), respanned(group.stream(), span));
+                inner.set_span(span);
+                tree = proc_macro2::TokenTree::Group(inner);
+            } else {
+                tree.set_span(span);
+            }
+            tree
+        })
+        .collect()
 }
 
 /// Whether `tokens` contain one of `idents` (a type parameter).

@@ -50,9 +50,18 @@ pub fn row(krate: &syn::Path, field: &Field) -> TokenStream {
     let doc = &field.doc;
     // Spanned at the type: a type that is not a `Member` is reported there, once, with the
     // trait's `on_unimplemented` message.
-    let info = quote_spanned!(ty.span()=> #krate::__private::member_info::<#ty>);
+    let kind = quote_spanned!(ty.span()=> <#ty as #krate::Member>::KIND);
+    let collection = quote_spanned!(ty.span()=> <#ty as #krate::Member>::COLLECTION);
     quote! {
-        #info(#name, #rust_field, #persistent, #ty_string, #doc)
+        #krate::MemberInfo {
+            name: #name,
+            field: #rust_field,
+            kind: #kind,
+            collection: #collection,
+            persistent: #persistent,
+            ty: #ty_string,
+            doc: #doc,
+        }
     }
 }
 

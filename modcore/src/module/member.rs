@@ -36,7 +36,7 @@ use crate::{Buffer, MemberKind, Module, Parameter, Tensor};
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a module member",
     label = "not a parameter, buffer or module",
-    note = "mark plain data `#[module(skip)]`",
+    note = "derive `Module` for it, or mark plain data `#[module(skip)]`",
     note = "members are `Parameter<_>`, `Buffer<_>`, derived modules, `Box<dyn Module<_>>`, and `Option`, `Vec`, arrays, `Box` and string-keyed maps of them"
 )]
 pub trait Member {
@@ -438,26 +438,44 @@ impl<T: Tensor> MemberAccess<T> for dyn Module<T> {
     }
 }
 
-/// A row of the static table. A generic function, so that a field whose type is not a
-/// [`Member`] gets exactly one error, under the field's type.
+/// What `#[buffer(...)]` may be put on: a buffer, or a wrapper or collection of buffers.
 #[doc(hidden)]
-pub const fn member_info<M: Member + ?Sized>(
-    name: &'static str,
-    field: &'static str,
-    persistent: bool,
-    ty: &'static str,
-    doc: &'static str,
-) -> crate::MemberInfo {
-    crate::MemberInfo {
-        name,
-        field,
-        kind: M::KIND,
-        collection: M::COLLECTION,
-        persistent,
-        ty,
-        doc,
-    }
-}
+#[diagnostic::on_unimplemented(
+    message = "`#[buffer(...)]` is on a field of type `{Self}`, which holds no buffers",
+    label = "not a `Buffer<_>`",
+    note = "`#[buffer(persistent = false)]` belongs on a `Buffer<T>` field (or an `Option`, `Vec`, array or map of them)"
+)]
+pub trait BufferField {}
+
+/// What `#[module(register_none)]` may be put on: an `Option` of a submodule.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`#[module(register_none)]` is on a field of type `{Self}`, which is not an `Option` of a submodule",
+    label = "not `Option<M>` with `M` a module",
+    note = "a parameter or buffer holding `None` is always a registered `None`"
+)]
+pub trait OptionalSubmodule {}
+
+/// A single submodule type: a derived module, `dyn Module<T>`, or a `Box` of one.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a submodule, so `#[module(register_none)]` does not apply",
+    label = "not a module",
+    note = "`#[module(register_none)]` belongs on an `Option<M>` field with `M` a module; a parameter or buffer holding `None` is always a registered `None`"
+)]
+pub trait Submodule {}
+
+impl<T> BufferField for Buffer<T> {}
+impl<M: BufferField> BufferField for Option<M> {}
+impl<M: BufferField + ?Sized> BufferField for Box<M> {}
+impl<M: BufferField> BufferField for Vec<M> {}
+impl<M: BufferField, const N: usize> BufferField for [M; N] {}
+impl<M: BufferField> BufferField for indexmap::IndexMap<String, M> {}
+impl<M: BufferField> BufferField for std::collections::BTreeMap<String, M> {}
+
+impl<M: Submodule> OptionalSubmodule for Option<M> {}
+impl<T: Tensor> Submodule for dyn Module<T> {}
+impl<M: Submodule + ?Sized> Submodule for Box<M> {}
 
 /// `from_value` for a derived module type `M`: accepts a module value of exactly that type.
 #[doc(hidden)]

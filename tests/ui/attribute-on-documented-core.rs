@@ -1,0 +1,10 @@
+use modcore::{Module, ModuleCore};
+
+#[derive(Module)]
+struct Net {
+    /// The module's state.
+    #[module(skip)]
+    core: ModuleCore,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use modcore::Module;
+
+#[derive(Module)]
+struct Nothing;
+
+fn main() {}
