@@ -123,6 +123,42 @@ impl<'a> Input<'a> {
     pub fn core_fields(&self) -> impl Iterator<Item = &Field<'a>> {
         self.fields.iter().filter(|f| f.role == Role::Core)
     }
+
+    /// The tensor type: `#[module(tensor = …)]`, else the one the members' `Parameter<X>` and
+    /// `Buffer<X>` types name (the first; `check` refuses a second, different one).
+    pub fn tensor(&self) -> Option<&Type> {
+        self.attrs
+            .tensor
+            .as_ref()
+            .or_else(|| self.members().find_map(|f| tensor_argument(f.ty)))
+    }
+}
+
+/// The tensor type a member's type names: `X` in `Parameter<X>` or `Buffer<X>`, also inside
+/// `Option`, `Box`, `Vec`, arrays and maps. `None` for module types, whose tensor type the
+/// syntax does not show.
+pub fn tensor_argument(ty: &Type) -> Option<&Type> {
+    match ty {
+        Type::Path(path) if path.qself.is_none() => {
+            let last = path.path.segments.last()?;
+            let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+                return None;
+            };
+            let last_type = args.args.iter().rev().find_map(|a| match a {
+                syn::GenericArgument::Type(t) => Some(t),
+                _ => None,
+            })?;
+            match last.ident.to_string().as_str() {
+                "Parameter" | "Buffer" => Some(last_type),
+                "Option" | "Box" | "Vec" | "IndexMap" | "BTreeMap" => tensor_argument(last_type),
+                _ => None,
+            }
+        }
+        Type::Array(array) => tensor_argument(&array.elem),
+        Type::Group(group) => tensor_argument(&group.elem),
+        Type::Paren(paren) => tensor_argument(&paren.elem),
+        _ => None,
+    }
 }
 
 /// Whether the type is `ModuleCore` (by its last path segment, so `modcore::ModuleCore` too).

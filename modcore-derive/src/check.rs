@@ -17,6 +17,52 @@ pub fn check(cx: &Ctxt, input: &Input) {
     check_field_attrs(cx, input);
     check_names(cx, input);
     check_member_types(cx, input);
+    check_one_tensor_type(cx, input);
+}
+
+/// A module holds one tensor type: two fields naming different ones (`Parameter<Tensor>` next to
+/// `Buffer<ArcArray<…>>`) would make a struct that is a `Module` for no tensor type.
+fn check_one_tensor_type(cx: &Ctxt, input: &Input) {
+    if input.attrs.tensor.is_some() {
+        return;
+    }
+    let mut first: Option<(&crate::ast::Field, String)> = None;
+    for field in input.members() {
+        let Some(tensor) = crate::ast::tensor_argument(field.ty) else {
+            continue;
+        };
+        let name = short_type(tensor);
+        match &first {
+            None => first = Some((field, name)),
+            Some((other, held)) if *held != name => {
+                cx.error_spanned_by(
+                    field.ty,
+                    format!(
+                        "`{}` holds tensors of type `{name}`, but `{}` holds `{held}`: a module \
+                         holds one tensor type",
+                        field.name, other.name
+                    ),
+                );
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+/// A type as written, with every path shortened to its last segment (`candle_core::Tensor` and
+/// `Tensor` name one type).
+fn short_type(ty: &syn::Type) -> String {
+    let text = crate::table::type_string(ty);
+    let mut out = String::new();
+    for piece in text.split_inclusive(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':')) {
+        let (path, delimiter) = match piece.char_indices().last() {
+            Some((i, c)) if !(c.is_alphanumeric() || c == '_' || c == ':') => piece.split_at(i),
+            _ => (piece, ""),
+        };
+        out.push_str(path.rsplit("::").next().unwrap_or(path));
+        out.push_str(delimiter);
+    }
+    out
 }
 
 /// Exactly one `ModuleCore` field: the compile-time form of PyTorch's "cannot assign module

@@ -63,7 +63,7 @@ fn expand(input: &Input) -> TokenStream {
         krate: runtime_path(input.attrs.krate.clone()),
         ident: input.ident,
         generics: input.generics,
-        tensor: input.attrs.tensor.as_ref(),
+        tensor: input.tensor(),
         members: input.members().collect(),
         core: input.core_fields().next().map(|f| &f.member),
         plain: input
@@ -132,6 +132,22 @@ impl Impls<'_> {
         (t.to_token_stream(), generics)
     }
 
+    /// The bound a fixed tensor type gets in every impl: higher-ranked for a concrete type (see
+    /// `generate`), plain for one naming the struct's type parameters (`Parameter<X>` with `X`
+    /// unbounded in the struct is a tensor type by use).
+    fn tensor_bound(&self) -> Vec<syn::WherePredicate> {
+        let krate = &self.krate;
+        let Some(t) = self.tensor else {
+            return Vec::new();
+        };
+        let type_params: Vec<&Ident> = self.generics.type_params().map(|p| &p.ident).collect();
+        if mentions_any(t.to_token_stream(), &type_params) {
+            vec![syn::parse_quote!(#t: #krate::Tensor)]
+        } else {
+            vec![syn::parse_quote!(for<'x> #t: #krate::Tensor)]
+        }
+    }
+
     /// `TensorOf` (the tensor type the tree is printed with: the pinned one, else that of the
     /// first parameter or buffer field, else of the first member) and `Debug` printing
     /// PyTorch's tree. A memberless module that is not pinned has no tensor type, so no `Debug`.
@@ -140,7 +156,10 @@ impl Impls<'_> {
         let ident = self.ident;
         let (impl_generics, ty_generics, _) = self.generics.split_for_impl();
         let (tensor, clause) = match self.tensor {
-            Some(ty) => (ty.to_token_stream(), where_with(self.generics, [])),
+            Some(ty) => (
+                ty.to_token_stream(),
+                where_with(self.generics, self.tensor_bound()),
+            ),
             None => {
                 let holds_tensors = |f: &&&Field| {
                     let tokens = f.ty.to_token_stream().to_string();
@@ -233,17 +252,43 @@ impl Impls<'_> {
             .map(|ty| syn::parse_quote!(#ty: #krate::Member))
             .collect();
         let table_where = where_with(self.generics, generic_members.clone());
+        // A member type is bounded only where the compiler cannot see it through: a type that
+        // names the struct itself (a tree of one type) is left out, so the bound cannot recurse
+        // forever; with a fixed tensor type, a concrete member type is bounded higher-ranked, so
+        // the compiler checks it where the module is used, once, not as a second error next to
+        // the table's at the field. A fixed tensor type is bounded the same way, so a
+        // `tensor = f32` gives the one error `tensor_check` spans at `f32`.
+        let fixed = self.tensor.is_some();
+        let own = &self.ident;
+        let member_bounds = types
+            .iter()
+            .filter(|ty| !mentions_any(ty.to_token_stream(), &[own]))
+            .map(|ty| -> syn::WherePredicate {
+                if fixed && !mentions_any(ty.to_token_stream(), &type_params) {
+                    syn::parse_quote!(for<'x> #ty: #krate::MemberAccess<#t>)
+                } else {
+                    syn::parse_quote!(#ty: #krate::MemberAccess<#t>)
+                }
+            });
+        let tensor_bound = self.tensor_bound();
         let module_where = where_with(
             self.generics,
-            types
-                .iter()
-                .map(|ty| syn::parse_quote!(#ty: #krate::MemberAccess<#t>))
+            member_bounds
                 .chain(generic_members)
+                .chain(tensor_bound.iter().cloned())
                 .chain([syn::parse_quote!(
                     Self: ::core::marker::Send + ::core::marker::Sync + 'static
                 )]),
         );
-        let access_where = where_with(self.generics, [syn::parse_quote!(Self: #krate::Module<#t>)]);
+        let access_bound: syn::WherePredicate = if fixed {
+            syn::parse_quote!(for<'x> Self: #krate::Module<#t>)
+        } else {
+            syn::parse_quote!(Self: #krate::Module<#t>)
+        };
+        let access_where = where_with(
+            self.generics,
+            tensor_bound.iter().cloned().chain([access_bound]),
+        );
         let string = quote!(#krate::derive_support::String);
         let option = quote!(::core::option::Option);
         // Through a typed function pointer, spanned at the user's path: a function of another
@@ -439,12 +484,17 @@ impl Impls<'_> {
 }
 
 /// Compile-time checks that need types, each reported at the attribute that asks for it:
-/// `#[buffer]` fields hold buffers, `register_none` fields are `Option`s of submodules. (That
+/// `tensor = X` names a tensor type, `#[buffer]` fields hold buffers, `register_none` fields are
+/// `Option`s of submodules. (That
 /// every member field's type is a `Member` is checked by the table, see `table::row`.) They run
 /// in a function with the struct's generics, so fields that mention a type parameter are
 /// checked too.
 fn assertions(input: &Input, krate: &syn::Path) -> TokenStream {
     let mut checks = TokenStream::new();
+    if let Some(tensor) = &input.attrs.tensor {
+        let tensor = respanned(tensor, tensor.span());
+        checks.extend(quote! {tensor_attribute::<#tensor>();});
+    }
     for field in input.members() {
         let ty = field.ty;
         // The type's tokens take the attribute's span, so the error points at the attribute.
@@ -462,6 +512,7 @@ fn assertions(input: &Input, krate: &syn::Path) -> TokenStream {
     }
     let (impl_generics, _, where_clause) = input.generics.split_for_impl();
     quote! {
+        fn tensor_attribute<X: #krate::Tensor>() {}
         fn buffer_attribute<F: ?::core::marker::Sized + #krate::derive_support::BufferField>() {}
         fn register_none_attribute<F: ?::core::marker::Sized + #krate::derive_support::OptionalSubmodule>() {}
         #[allow(dead_code)]

@@ -144,6 +144,11 @@ impl fmt::Display for DType {
 /// assert_eq!(t.elem_count(), 1);
 /// assert_eq!(t.id(), t.clone().id());
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a tensor type",
+    label = "not a `modcore::Tensor`",
+    note = "tensor types are `candle_core::Tensor` (feature `candle`), ndarray's `ArcArray<A, IxDyn>` and `ArrayD<A>` (feature `ndarray`), and your own types implementing `modcore::Tensor`"
+)]
 pub trait Tensor: Clone + Send + Sync + 'static {
     /// What identifies a tensor's storage: two handles to the same data have equal ids.
     type Id: Copy + Eq + Hash + fmt::Debug;
