@@ -114,7 +114,6 @@ impl Impls<'_> {
         if let Some(ty) = self.tensor {
             return (ty.to_token_stream(), generics);
         }
-        let krate = &self.krate;
         // A name the user can read in errors (`StateDict<AnyTensor>`), not taken by the struct's
         // own parameters; not `T`, which field types often name as an alias in scope.
         let taken: Vec<String> = generics
@@ -128,7 +127,7 @@ impl Impls<'_> {
         let t = Ident::new(&name, Span::call_site());
         generics
             .params
-            .push(GenericParam::Type(syn::parse_quote!(#t: #krate::Tensor)));
+            .push(GenericParam::Type(syn::parse_quote!(#t: __s::Tensor)));
         (t.to_token_stream(), generics)
     }
 
@@ -136,15 +135,14 @@ impl Impls<'_> {
     /// `generate`), plain for one naming the struct's type parameters (`Parameter<X>` with `X`
     /// unbounded in the struct is a tensor type by use).
     fn tensor_bound(&self) -> Vec<syn::WherePredicate> {
-        let krate = &self.krate;
         let Some(t) = self.tensor else {
             return Vec::new();
         };
         let type_params: Vec<&Ident> = self.generics.type_params().map(|p| &p.ident).collect();
         if mentions_any(t.to_token_stream(), &type_params) {
-            vec![syn::parse_quote!(#t: #krate::Tensor)]
+            vec![syn::parse_quote!(#t: __s::Tensor)]
         } else {
-            vec![syn::parse_quote!(for<'x> #t: #krate::Tensor)]
+            vec![syn::parse_quote!(for<'x> #t: __s::Tensor)]
         }
     }
 
@@ -152,7 +150,6 @@ impl Impls<'_> {
     /// first parameter or buffer field, else of the first member) and `Debug` printing
     /// PyTorch's tree. A memberless module that is not pinned has no tensor type, so no `Debug`.
     fn debug_impl(&self) -> TokenStream {
-        let krate = &self.krate;
         let ident = self.ident;
         let (impl_generics, ty_generics, _) = self.generics.split_for_impl();
         let (tensor, clause) = match self.tensor {
@@ -175,12 +172,12 @@ impl Impls<'_> {
                 };
                 let ty = field.ty;
                 (
-                    quote!(<#ty as #krate::derive_support::TensorOf>::Tensor),
+                    quote!(<#ty as __s::TensorOf>::Tensor),
                     // Higher-ranked, so that a field type that is no member (already an error
                     // at the field) does not fail the bound here too: rustc checks it at use.
                     where_with(
                         self.generics,
-                        [syn::parse_quote!(for<'__x> #ty: #krate::derive_support::TensorOf)],
+                        [syn::parse_quote!(for<'x> #ty: __s::TensorOf)],
                     ),
                 )
             }
@@ -188,22 +185,21 @@ impl Impls<'_> {
         let this = quote!(#ident #ty_generics);
         let debug_where = where_with(
             self.generics,
-            [syn::parse_quote!(
-                for<'__x> #this: #krate::derive_support::TensorOf
-                    + #krate::Module<<#this as #krate::derive_support::TensorOf>::Tensor>
-            )],
+            self.tensor_bound()
+                .into_iter()
+                .chain([syn::parse_quote!(for<'x> #this: __s::Printable)]),
         );
         quote! {
             #[automatically_derived]
-            impl #impl_generics #krate::derive_support::TensorOf for #this #clause {
+            impl #impl_generics __s::TensorOf for #this #clause {
                 type Tensor = #tensor;
             }
 
             /// PyTorch's `print(module)`: the printed tree (`Module::repr`).
             #[automatically_derived]
             impl #impl_generics ::core::fmt::Debug for #this #debug_where {
-                fn fmt(&self, __f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                    __f.write_str(&#krate::Module::<<#this as #krate::derive_support::TensorOf>::Tensor>::repr(self))
+                fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                    __s::debug(self, f)
                 }
             }
         }
@@ -217,21 +213,17 @@ impl Impls<'_> {
         let (module_impl_generics, _, _) = module_generics.split_for_impl();
 
         let names: Vec<&String> = self.members.iter().map(|f| &f.name).collect();
-        let indices: Vec<syn::Index> = (0..self.members.len()).map(syn::Index::from).collect();
         let persistent: Vec<bool> = self.members.iter().map(|f| table::persistent(f)).collect();
         let register_none: Vec<bool> = self
             .members
             .iter()
             .map(|f| f.attrs.register_none.is_some())
             .collect();
-        let slot = quote!(#krate::derive_support::Slot);
-        let place = quote!(#krate::derive_support::Place);
-        let slot_mut = quote!(#krate::derive_support::SlotMut);
         let accesses: Vec<&syn::Member> = self.members.iter().map(|f| &f.member).collect();
         let types: Vec<&syn::Type> = self.members.iter().map(|f| f.ty).collect();
         let plain = &self.plain;
         let ident_string = ident.to_string();
-        let rows = self.members.iter().map(|f| table::row(krate, f));
+        let rows = self.members.iter().map(|f| table::row(f));
         let table_doc = match &self.table_doc {
             Some(doc) => quote!(#[doc = #doc]),
             None => quote!(#[doc(hidden)]),
@@ -249,25 +241,24 @@ impl Impls<'_> {
         let generic_members: Vec<syn::WherePredicate> = types
             .iter()
             .filter(|ty| mentions_any(ty.to_token_stream(), &type_params))
-            .map(|ty| syn::parse_quote!(#ty: #krate::Member))
+            .map(|ty| syn::parse_quote!(#ty: __s::Member))
             .collect();
         let table_where = where_with(self.generics, generic_members.clone());
-        // A member type is bounded only where the compiler cannot see it through: a type that
-        // names the struct itself (a tree of one type) is left out, so the bound cannot recurse
-        // forever; with a fixed tensor type, a concrete member type is bounded higher-ranked, so
-        // the compiler checks it where the module is used, once, not as a second error next to
-        // the table's at the field. A fixed tensor type is bounded the same way, so a
-        // `tensor = f32` gives the one error `tensor_check` spans at `f32`.
+        // A member type that names the struct itself (a tree of one type) is not bounded, so the
+        // bound cannot recurse forever. A concrete member type is bounded higher-ranked, so the
+        // compiler checks it where the module is used, not as a second error next to the
+        // table's at the field. A fixed tensor type is bounded the same way, so `tensor = f32`
+        // gives the one error `tensor_attribute` spans at `f32`.
         let fixed = self.tensor.is_some();
         let own = &self.ident;
         let member_bounds = types
             .iter()
             .filter(|ty| !mentions_any(ty.to_token_stream(), &[own]))
             .map(|ty| -> syn::WherePredicate {
-                if fixed && !mentions_any(ty.to_token_stream(), &type_params) {
-                    syn::parse_quote!(for<'x> #ty: #krate::MemberAccess<#t>)
+                if !mentions_any(ty.to_token_stream(), &type_params) {
+                    syn::parse_quote!(for<'x> #ty: __s::MemberAccess<#t>)
                 } else {
-                    syn::parse_quote!(#ty: #krate::MemberAccess<#t>)
+                    syn::parse_quote!(#ty: __s::MemberAccess<#t>)
                 }
             });
         let tensor_bound = self.tensor_bound();
@@ -281,15 +272,15 @@ impl Impls<'_> {
                 )]),
         );
         let access_bound: syn::WherePredicate = if fixed {
-            syn::parse_quote!(for<'x> Self: #krate::Module<#t>)
+            syn::parse_quote!(for<'x> Self: __s::Module<#t>)
         } else {
-            syn::parse_quote!(Self: #krate::Module<#t>)
+            syn::parse_quote!(Self: __s::Module<#t>)
         };
         let access_where = where_with(
             self.generics,
             tensor_bound.iter().cloned().chain([access_bound]),
         );
-        let string = quote!(#krate::derive_support::String);
+        let string = quote!(__s::String);
         let option = quote!(::core::option::Option);
         // Through a typed function pointer, spanned at the user's path: a function of another
         // signature is one error there, naming the expected signature.
@@ -333,34 +324,44 @@ impl Impls<'_> {
         });
 
         let debug = self.debug_impl();
+        let place_rows = (0..self.members.len()).map(|i| {
+            let (p, r) = (persistent[i], register_none[i]);
+            quote!(__s::Place::new(#i, #p, #r))
+        });
+        let places: Vec<TokenStream> = (0..self.members.len())
+            .map(|i| quote!(PLACES[#i]))
+            .collect();
 
         quote! {
-            #debug
-
-            #[automatically_derived]
-            impl #impl_generics #ident #ty_generics #table_where {
-                #table_doc
-                pub const MEMBERS: &'static [#krate::MemberInfo] = &[#(#rows),*];
-            }
-
             const _: () = {
+                use #krate::derive_support as __s;
+                /// Each member's index and flags.
+                const PLACES: &[__s::Place] = &[#(#place_rows),*];
+
+                #debug
+
                 #[automatically_derived]
-                impl #impl_generics #krate::Member for #ident #ty_generics #where_clause {
-                    const KIND: #krate::MemberKind = #krate::MemberKind::Module;
+                impl #impl_generics #ident #ty_generics #table_where {
+                    #table_doc
+                    pub const MEMBERS: &'static [__s::MemberInfo] = &[#(#rows),*];
                 }
 
                 #[automatically_derived]
-                impl #impl_generics #krate::derive_support::Submodule for #ident #ty_generics #where_clause {}
+                impl #impl_generics __s::Member for #ident #ty_generics #where_clause {
+                    const KIND: __s::MemberKind = __s::MemberKind::Module;
+                }
 
                 #[automatically_derived]
-                #[allow(private_bounds)]
-                impl #module_impl_generics #krate::Module<#t> for #ident #ty_generics #module_where {
+                impl #impl_generics __s::Submodule for #ident #ty_generics #where_clause {}
+
+                #[automatically_derived]
+                impl #module_impl_generics __s::Module<#t> for #ident #ty_generics #module_where {
                     #[inline]
-                    fn core(&self) -> &#krate::ModuleCore {
+                    fn core(&self) -> &__s::ModuleCore {
                         #core
                     }
                     #[inline]
-                    fn core_mut(&mut self) -> &mut #krate::ModuleCore {
+                    fn core_mut(&mut self) -> &mut __s::ModuleCore {
                         #core_mut
                     }
                     fn type_name(&self) -> &'static str {
@@ -369,7 +370,7 @@ impl Impls<'_> {
                     fn qualified_type_name(&self) -> &'static str {
                         ::core::any::type_name::<Self>()
                     }
-                    fn members(&self) -> &'static [#krate::MemberInfo] {
+                    fn members(&self) -> &'static [__s::MemberInfo] {
                         Self::MEMBERS
                     }
                     fn plain_fields(&self) -> &'static [&'static str] {
@@ -379,103 +380,59 @@ impl Impls<'_> {
                     #migrate
                     #extra_repr
                     #[inline]
-                    fn declared_attr(&self, __name: &str) -> #option<#krate::Attr<'_, #t>> {
-                        match __name {
-                            #(#names => #option::Some(#krate::MemberAccess::<#t>::attr(
-                                &self.#accesses,
-                                #slot::new(#core, #place::new(#indices, #persistent, #register_none)),
-                            )),)*
+                    fn declared_attr(&self, n: &str) -> #option<__s::Attr<'_, #t>> {
+                        match n {
+                            #(#names => __s::attr(&self.#accesses, #core, #places),)*
                             _ => #option::None,
                         }
                     }
-                    fn declared_attr_mut(&mut self, __name: &str) -> #option<#krate::AttrMut<'_, #t>> {
-                        match __name {
-                            #(#names => #option::Some(#krate::MemberAccess::<#t>::attr_mut(
-                                &mut self.#accesses,
-                                #slot_mut::new(#core_mut, #place::new(#indices, #persistent, #register_none)),
-                            )),)*
+                    fn declared_attr_mut(&mut self, n: &str) -> #option<__s::AttrMut<'_, #t>> {
+                        match n {
+                            #(#names => __s::attr_mut(&mut self.#accesses, #core_mut, #places),)*
                             _ => #option::None,
                         }
                     }
-                    fn assign_declared(
-                        &mut self,
-                        __name: &str,
-                        __value: #krate::Value<#t>,
-                    ) -> #option<::core::result::Result<(), #string>> {
-                        match __name {
-                            #(#names => #option::Some(#krate::MemberAccess::<#t>::assign(&mut self.#accesses, __value)),)*
+                    fn assign_declared(&mut self, n: &str, v: __s::Value<#t>) -> #option<::core::result::Result<(), #string>> {
+                        match n {
+                            #(#names => __s::assign(&mut self.#accesses, v),)*
                             _ => #option::None,
                         }
                     }
                     #[inline]
-                    fn visit_declared<'__a>(
-                        &'__a self,
-                        __kind: #krate::MemberKind,
-                        __path: &mut #string,
-                        __f: &mut dyn ::core::ops::FnMut(&mut #string, #krate::Attr<'__a, #t>),
-                    ) {
-                        #(
-                            if Self::MEMBERS[#indices].kind == __kind {
-                                let __len = #krate::derive_support::push_segment(__path, #names);
-                                #krate::MemberAccess::<#t>::visit(
-                                    &self.#accesses,
-                                    #slot::new(#core, #place::new(#indices, #persistent, #register_none)),
-                                    __path,
-                                    __f,
-                                );
-                                __path.truncate(__len);
-                            }
-                        )*
+                    fn visit_declared<'modcore>(&'modcore self, k: __s::MemberKind, p: &mut #string, f: &mut dyn FnMut(&mut #string, __s::Attr<'modcore, #t>)) {
+                        #(__s::visit(&self.#accesses, #core, (#places, #names), k, p, f);)*
                     }
                     #[inline]
-                    fn visit_declared_mut(
-                        &mut self,
-                        __kind: #krate::MemberKind,
-                        __path: &mut #string,
-                        __f: &mut dyn ::core::ops::FnMut(&mut #string, #krate::AttrMut<'_, #t>),
-                    ) {
-                        #(
-                            if Self::MEMBERS[#indices].kind == __kind {
-                                let __len = #krate::derive_support::push_segment(__path, #names);
-                                #krate::MemberAccess::<#t>::visit_mut(
-                                    &mut self.#accesses,
-                                    #slot_mut::new(#core_mut, #place::new(#indices, #persistent, #register_none)),
-                                    __path,
-                                    __f,
-                                );
-                                __path.truncate(__len);
-                            }
-                        )*
+                    fn visit_declared_mut(&mut self, k: __s::MemberKind, p: &mut #string, f: &mut dyn FnMut(&mut #string, __s::AttrMut<'_, #t>)) {
+                        #(__s::visit_mut(&mut self.#accesses, #core_mut, (#places, #names), k, p, f);)*
                     }
-                    fn as_dyn(&self) -> &dyn #krate::Module<#t> {
+                    fn as_dyn(&self) -> &dyn __s::Module<#t> {
                         self
                     }
-                    fn as_dyn_mut(&mut self) -> &mut dyn #krate::Module<#t> {
+                    fn as_dyn_mut(&mut self) -> &mut dyn __s::Module<#t> {
                         self
                     }
-                    fn as_any(&self) -> &dyn #krate::derive_support::Any {
+                    fn as_any(&self) -> &dyn __s::Any {
                         self
                     }
-                    fn as_any_mut(&mut self) -> &mut dyn #krate::derive_support::Any {
+                    fn as_any_mut(&mut self) -> &mut dyn __s::Any {
                         self
                     }
-                    fn into_any(self: #krate::derive_support::Box<Self>) -> #krate::derive_support::Box<dyn #krate::derive_support::Any> {
+                    fn into_any(self: __s::Box<Self>) -> __s::Box<dyn __s::Any> {
                         self
                     }
                 }
 
                 #[automatically_derived]
-                impl #module_impl_generics #krate::MemberAccess<#t> for #ident #ty_generics #access_where {
-                    fn attr<'__a>(&'__a self, _: #slot<'__a>) -> #krate::Attr<'__a, #t> {
-                        #krate::Attr::Module(#option::Some(self))
+                impl #module_impl_generics __s::MemberAccess<#t> for #ident #ty_generics #access_where {
+                    fn attr<'modcore>(&'modcore self, _: __s::Slot<'modcore>) -> __s::Attr<'modcore, #t> {
+                        __s::Attr::Module(#option::Some(self))
                     }
-                    fn attr_mut<'__a>(&'__a mut self, _: #slot_mut<'__a>) -> #krate::AttrMut<'__a, #t> {
-                        #krate::AttrMut::Module(#option::Some(self))
+                    fn attr_mut<'modcore>(&'modcore mut self, _: __s::SlotMut<'modcore>) -> __s::AttrMut<'modcore, #t> {
+                        __s::AttrMut::Module(#option::Some(self))
                     }
-                    fn from_value(
-                        __value: #krate::Value<#t>,
-                    ) -> ::core::result::Result<#krate::derive_support::Box<Self>, #string> {
-                        #krate::derive_support::module_from_value(__value)
+                    fn from_value(v: __s::Value<#t>) -> ::core::result::Result<__s::Box<Self>, #string> {
+                        __s::module_from_value(v)
                     }
                 }
             };

@@ -37,8 +37,9 @@ pub fn persistent(field: &Field) -> bool {
         .is_none_or(|(_, lit)| lit.value)
 }
 
-/// `MemberInfo { ... }` for one member.
-pub fn row(krate: &syn::Path, field: &Field) -> TokenStream {
+/// `MemberInfo { ... }` for one member, through `derive_support::row` (imported as `__s` in
+/// the expansion).
+pub fn row(field: &Field) -> TokenStream {
     let name = &field.name;
     let rust_field = match &field.member {
         syn::Member::Named(ident) => ident.to_string(),
@@ -50,18 +51,9 @@ pub fn row(krate: &syn::Path, field: &Field) -> TokenStream {
     let doc = &field.doc;
     // Spanned at the type: a type that is not a `Member` is reported there, once, with the
     // trait's `on_unimplemented` message.
-    let kind = quote_spanned!(ty.span()=> <#ty as #krate::Member>::KIND);
-    let collection = quote_spanned!(ty.span()=> <#ty as #krate::Member>::COLLECTION);
+    let kind = quote_spanned!(ty.span()=> <#ty as __s::Member>::SHAPE);
     quote! {
-        #krate::MemberInfo {
-            name: #name,
-            field: #rust_field,
-            kind: #kind,
-            collection: #collection,
-            persistent: #persistent,
-            ty: #ty_string,
-            doc: #doc,
-        }
+        __s::row(#name, #rust_field, #kind, #persistent, #ty_string, #doc)
     }
 }
 

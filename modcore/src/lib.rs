@@ -172,12 +172,14 @@ pub use indexmap::IndexMap;
 /// | attribute | on | effect |
 /// |---|---|---|
 /// | `#[module(skip)]` | field | plain data: not registered, not traversed |
+/// | `#[module(core)]` | field | this field is the `ModuleCore` (needed only when its type is an alias) |
 /// | `#[module(rename = "name")]` | field | the member's name in paths and keys (non-empty, no `.`, unique) |
 /// | `#[module(register_none)]` | `Option` module field | `None` is a registered `None` submodule (`register_module(name, None)`, printed `(name): None`), not a plain attribute |
 /// | `#[buffer(persistent = false)]` | buffer field (or collection of buffers) | left out of the state dict |
 /// | `#[module(crate = path)]` | struct | where the `modcore` crate is, if renamed |
-/// | `#[module(tensor = Type)]` | struct | implement `Module<Type>` only; for modules whose members do not name a tensor type |
+/// | `#[module(tensor = Type)]` | struct | implement `Module<Type>` only; without it the tensor type is the one the `Parameter<X>`/`Buffer<X>` fields name (two different ones are an error), and a module without such fields is a `Module<T>` for every `T` its members allow |
 /// | `#[module(version = N)]` | struct | the state-dict format version saved in the metadata (PyTorch's `_version`, default 1) |
+/// | `#[module(extra_repr = path)]` | struct | `fn(&Self) -> String`: the text inside the printed parentheses (PyTorch's `extra_repr`) |
 /// | `#[module(migrate = path)]` | struct | `fn(&self, &mut StateDict<T>, prefix: &str, version: Option<u32>)` upgrading older state dicts before they load (PyTorch's `_load_from_state_dict` override); make it generic over `T: Tensor`, or pin `tensor` |
 ///
 /// Named structs name members after their fields; tuple structs number their member fields
@@ -230,9 +232,16 @@ pub struct ReadmeDoctests;
 #[doc(hidden)]
 pub mod derive_support {
     pub use crate::module::collection::{Place, Slot, SlotMut};
+    pub use crate::module::generated::{
+        assign, attr, attr_mut, debug, row, visit, visit_mut, Printable,
+    };
     pub use crate::module::member::{
         module_from_value, push_index, push_segment, BufferField, OptionalSubmodule, Submodule,
         TensorOf,
+    };
+    pub use crate::{
+        Attr, AttrMut, Member, MemberAccess, MemberInfo, MemberKind, Module, ModuleCore, StateDict,
+        Tensor, Value,
     };
     pub use ::core::any::Any;
     pub use ::std::boxed::Box;

@@ -47,6 +47,9 @@ pub trait Member {
     /// The kind of the entries: `KIND` for a single member, the items' kind for a collection
     /// (`Parameter` for `Vec<Parameter<T>>`, which stands for a `ParameterList`).
     const ENTRY_KIND: MemberKind = Self::KIND;
+    /// `(KIND, COLLECTION)`, what a row of the static table reads.
+    #[doc(hidden)]
+    const SHAPE: (MemberKind, bool) = (Self::KIND, Self::COLLECTION);
 }
 
 /// The tensor type a member holds, where its type says: what the `Debug` impl
@@ -100,7 +103,12 @@ impl<M: TensorOf> TensorOf for std::collections::BTreeMap<String, M> {
 /// module of a collection field, and the field's flags. Visiting calls `f` with the member (if
 /// it is registered) and its dotted path in `path`; `f` may push onto `path` (to recurse) as
 /// long as it restores it before returning.
-pub trait MemberAccess<T: Tensor> {
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a module member for tensor type `{T}`",
+    label = "not a parameter, buffer or module of `{T}`",
+    note = "derive `Module` for it (with the same tensor type), or mark plain data `#[module(skip)]`"
+)]
+pub trait MemberAccess<T: Tensor>: Member {
     /// The member as an attribute (what `getattr` returns).
     fn attr<'a>(&'a self, slot: Slot<'a>) -> Attr<'a, T>;
 

@@ -21,6 +21,7 @@ pub(crate) mod candle;
 pub(crate) mod collection;
 pub(crate) mod convert;
 pub(crate) mod core;
+pub(crate) mod generated;
 pub(crate) mod member;
 // The folder is the tree; the file is its trait. The name is the concept's in both places.
 #[allow(clippy::module_inception)]
