@@ -1,15 +1,19 @@
 """The build-time cost of `#[derive(Module)]`: generates a crate with 200 structs of four members
-each, once with the derive and once without, builds both after their dependencies are built, and
-prints the extra time per struct. With `--burn`, does the same with burn's `#[derive(Module)]`
-(needs the `burn` crate from crates.io; skipped if it does not build).
+each, once with the derive and once without, and reports the extra `cargo build` and
+`cargo check` time per struct and the expanded lines per struct. With `--burn`, does the same
+with burn's `#[derive(Module)]` (needs the `burn` crate from crates.io; skipped if it does not
+build).
 
-    python3 benches/compile_time.py [--burn]
+    python3 benches/compile_time.py [--burn] [--rounds N]
 
-The crates are written under `target/compile-time/`; each build is timed three times (touching
-the source in between) and the fastest is kept.
+The crates are written under `target/compile-time/`. After the dependencies are built, the plain
+and derived crates are built alternately (touching the source before each build), `--rounds`
+times (default 9), and the medians are compared: alternating keeps a drifting machine load from
+landing on one side. Expanded lines are counted with
+`RUSTC_BOOTSTRAP=1 cargo rustc -- -Zunpretty=expanded`.
 """
 import os
-import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -67,35 +71,49 @@ def write(name, deps, source):
     return path
 
 
-def build_time(path):
+def timed(path, command):
     target = os.path.join(OUT, "target")
-    run = lambda: subprocess.run(["cargo", "build", "--quiet"], cwd=path, check=True,
-                                 env={**os.environ, "CARGO_TARGET_DIR": target})
-    run()  # dependencies
-    best = float("inf")
-    for _ in range(3):
-        os.utime(os.path.join(path, "src", "lib.rs"))
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return best
+    env = {**os.environ, "CARGO_TARGET_DIR": target}
+    os.utime(os.path.join(path, "src", "lib.rs"))
+    start = time.perf_counter()
+    subprocess.run(["cargo", command, "--quiet"], cwd=path, check=True, env=env)
+    return time.perf_counter() - start
 
 
-def compare(label, make):
-    times = {}
-    for derive in (False, True):
-        name = f"{label}_{'derived' if derive else 'plain'}"
-        times[derive] = build_time(write(name, *make(derive)))
-    extra = (times[True] - times[False]) / N
-    print(f"{label:8s} plain {times[False]:6.2f} s   derived {times[True]:6.2f} s   "
-          f"extra per struct {extra * 1000:6.2f} ms")
+def expanded_lines(path):
+    target = os.path.join(OUT, "target")
+    env = {**os.environ, "CARGO_TARGET_DIR": target, "RUSTC_BOOTSTRAP": "1"}
+    out = subprocess.run(["cargo", "rustc", "--quiet", "--", "-Zunpretty=expanded"], cwd=path,
+                         check=True, env=env, capture_output=True, text=True).stdout
+    return out.count("\n")
+
+
+def compare(label, make, rounds):
+    paths = {d: write(f"{label}_{'derived' if d else 'plain'}", *make(d)) for d in (False, True)}
+    for path in paths.values():
+        timed(path, "build")  # dependencies
+        timed(path, "check")
+    samples = {(d, c): [] for d in (False, True) for c in ("build", "check")}
+    for _ in range(rounds):
+        for command in ("build", "check"):
+            for derive in (False, True):
+                samples[(derive, command)].append(timed(paths[derive], command))
+    lines = {d: expanded_lines(paths[d]) for d in (False, True)}
+    report = [f"{label:8s}"]
+    for command in ("build", "check"):
+        plain = statistics.median(samples[(False, command)])
+        derived = statistics.median(samples[(True, command)])
+        report.append(f"{command} +{(derived - plain) / N * 1000:5.2f} ms/struct")
+    report.append(f"expanded +{(lines[True] - lines[False]) / N:5.1f} lines/struct")
+    print("   ".join(report))
 
 
 def main():
-    compare("modcore", modcore_crate)
+    rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 9
+    compare("modcore", modcore_crate, rounds)
     if "--burn" in sys.argv:
         try:
-            compare("burn", burn_crate)
+            compare("burn", burn_crate, rounds)
         except subprocess.CalledProcessError as e:
             print("burn did not build here:", e)
 

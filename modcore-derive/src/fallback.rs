@@ -14,6 +14,7 @@ pub fn expand(input: &DeriveInput, krate: &syn::Path, tensor: Option<&syn::Type>
         ident: &input.ident,
         generics: &input.generics,
         tensor,
+        printed_tensor: tensor,
         members: Vec::new(),
         core: None,
         plain: Vec::new(),
