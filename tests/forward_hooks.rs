@@ -561,3 +561,63 @@ fn a_type_erased_hook_sees_kwargs_only_when_registered_with_kwargs() {
         ]
     );
 }
+
+/// A value whose drop panics, as a hook's captured state might.
+struct PanicsOnDrop;
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("drop failed");
+    }
+}
+
+#[test]
+fn removing_a_hook_that_owns_another_hooks_guard_removes_both() {
+    let m = AddOne::default();
+    let inner = m
+        .register_forward_hook(|_, _: &f64, _: &f64| None, HookOptions::default())
+        .guard();
+    let outer = m.register_forward_hook(
+        move |_, _: &f64, _: &f64| {
+            let _keep = &inner;
+            None
+        },
+        HookOptions::default(),
+    );
+    assert_eq!(outer.dict_len(), Some(2));
+    // Dropping the outer hook drops the inner guard, which removes the inner hook: no deadlock.
+    outer.remove();
+    assert_eq!(outer.dict_len(), Some(0));
+    assert_eq!(m.core().hooks().call_hooks(), 0);
+}
+
+#[test]
+fn hooks_can_be_removed_while_iterating_over_the_table() {
+    let m = AddOne::default();
+    let handles: Vec<RemovableHandle> = (0..3)
+        .map(|_| m.register_forward_hook(|_, _: &f64, _: &f64| None, HookOptions::default()))
+        .collect();
+    for id in m.core().hooks().lock().ids(HookKind::Forward) {
+        let handle = handles.iter().find(|h| h.id() == id).unwrap();
+        handle.remove();
+    }
+    assert_eq!(m.core().hooks().lock().len(HookKind::Forward), 0);
+}
+
+#[test]
+fn a_hook_whose_state_panics_on_drop_is_still_removed() {
+    let m = AddOne::default();
+    let state = PanicsOnDrop;
+    let h = m.register_forward_hook(
+        move |_, _: &f64, _: &f64| {
+            let _keep = &state;
+            None
+        },
+        HookOptions::default(),
+    );
+    assert_eq!(m.core().hooks().call_hooks(), 1);
+    h.remove(); // the drop's panic is reported, not propagated
+    assert_eq!(m.core().hooks().call_hooks(), 0);
+    assert_eq!(h.dict_len(), Some(0));
+    assert_eq!(m.call(1.0).unwrap(), 2.0);
+}

@@ -86,9 +86,9 @@ pub(crate) fn has_call_hooks(core: &ModuleCore) -> bool {
 
 /// The hooks of `kind`, global ones first.
 fn snapshot<T: Tensor>(module: &dyn Module<T>, kind: HookKind) -> Vec<(u64, HookEntry)> {
-    let mut hooks = global_hooks().lock().snapshot(kind);
+    let mut hooks = global_hooks().snapshot(kind);
     if let Some(local) = module.core().hooks_if_any() {
-        hooks.extend(local.lock().snapshot(kind));
+        hooks.extend(local.snapshot(kind));
     }
     hooks
 }
@@ -233,11 +233,11 @@ fn run_always_called<T: Tensor, A: 'static, K: 'static, O: 'static>(
     mut output: Option<O>,
     already: &[u64],
 ) {
-    let global = global_hooks().lock().snapshot(HookKind::Forward);
+    let global = global_hooks().snapshot(HookKind::Forward);
     let local = this
         .core()
         .hooks_if_any()
-        .map(|l| l.lock().snapshot(HookKind::Forward));
+        .map(|l| l.snapshot(HookKind::Forward));
     let scoped = global
         .into_iter()
         .map(|h| ("global module", h))
@@ -261,11 +261,7 @@ fn run_always_called<T: Tensor, A: 'static, K: 'static, O: 'static>(
             Ok(Some(new)) => output = Some(new),
             Ok(None) => {}
             Err(panic) => {
-                let message = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
+                let message = crate::hooks::storage::panic_message(&*panic);
                 eprintln!(
                     "UserWarning: {scope} forward hook with ``always_call=True`` raised an exception that was silenced as another error was raised in forward: {message}"
                 );

@@ -16,6 +16,7 @@
 //! usable.
 
 use std::any::Any;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
@@ -185,8 +186,9 @@ pub struct HookEntry {
 /// PyTorch's `RemovableHandle.next_id`: one counter for every hook of every kind, never reused.
 static NEXT_HOOK_ID: AtomicU64 = AtomicU64::new(0);
 
-/// The hook dictionaries of one module, or of the process.
-#[derive(Default)]
+/// The hook dictionaries of one module, or of the process; [`HookRegistry::lock`] hands out a
+/// copy.
+#[derive(Clone, Default)]
 pub struct HookTable {
     dicts: [IndexMap<u64, HookEntry>; HookKind::COUNT],
     /// `_is_full_backward_hook`: `None` until a backward hook is registered, then sticky.
@@ -255,10 +257,17 @@ impl Shared {
 }
 
 impl HookRegistry {
-    /// Locks the table. A hook that panicked elsewhere never poisons it for good: hooks run
-    /// outside the lock, and a poisoned lock is recovered.
-    pub fn lock(&self) -> MutexGuard<'_, HookTable> {
-        self.shared.lock()
+    /// A copy of the table as it is now (PyTorch's hook dictionaries, read). No lock is held once
+    /// it returns, so hooks can be registered and removed while it is in use, as in
+    /// `for id in reg.lock().ids(kind) { … remove … }`.
+    pub fn lock(&self) -> HookTable {
+        self.shared.lock().clone()
+    }
+
+    /// A snapshot of `kind`'s hooks in firing order, taken under the lock and released before
+    /// any hook runs.
+    pub(crate) fn snapshot(&self, kind: HookKind) -> Vec<(u64, HookEntry)> {
+        self.shared.lock().snapshot(kind)
     }
 
     /// The number of forward and backward hooks, read without locking: what `call` checks
@@ -276,7 +285,7 @@ impl HookRegistry {
         options: HookOptions<A>,
     ) -> RemovableHandle {
         let id = NEXT_HOOK_ID.fetch_add(1, Ordering::Relaxed);
-        let mut table = self.lock();
+        let mut table = self.shared.lock();
         if kind.runs_on_call() {
             self.shared.call_hooks.fetch_add(1, Ordering::AcqRel);
         }
@@ -304,7 +313,7 @@ impl HookRegistry {
     /// The choice is sticky, as in PyTorch: once made, the other kind is refused even after
     /// every backward hook was removed.
     pub fn claim_backward_kind(&self, full: bool, scope: &'static str) -> Result<(), Error> {
-        let mut table = self.lock();
+        let mut table = self.shared.lock();
         match table.is_full_backward_hook {
             Some(held) if held != full => Err(Error::MixedBackwardHooks { scope }),
             _ => {
@@ -352,14 +361,30 @@ impl RemovableHandle {
     }
 
     /// Removes the hook (and its flags). Does nothing if it is already gone.
+    ///
+    /// The hook is taken out under the lock and dropped after it is released, so a hook that
+    /// owns another hook's handle or guard can be removed (dropping it removes the other). If
+    /// dropping it panics, the removal still counts and the panic is reported on stderr, as
+    /// Python reports an exception raised while an object is deleted ("Exception ignored").
     pub fn remove(&self) {
-        if let Some(shared) = self.table.upgrade() {
+        let Some(shared) = self.table.upgrade() else {
+            return;
+        };
+        let removed = {
             let mut table = shared.lock();
-            let removed = table.dicts[self.kind.index()]
-                .shift_remove(&self.id)
-                .is_some();
-            if removed && self.kind.runs_on_call() {
+            let removed = table.dicts[self.kind.index()].shift_remove(&self.id);
+            if removed.is_some() && self.kind.runs_on_call() {
                 shared.call_hooks.fetch_sub(1, Ordering::AcqRel);
+            }
+            removed
+        };
+        if let Some(entry) = removed {
+            if let Err(panic) = catch_unwind(AssertUnwindSafe(move || drop(entry))) {
+                let message = panic_message(&*panic);
+                eprintln!(
+                    "Exception ignored while removing hook {}: {message}",
+                    self.id
+                );
             }
         }
     }
@@ -406,6 +431,15 @@ impl std::fmt::Debug for HookTable {
             .field("is_full_backward_hook", &self.is_full_backward_hook)
             .finish()
     }
+}
+
+/// The text a panic was raised with (`panic!("…")`), or nothing.
+pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
 }
 
 /// The process-wide hooks: PyTorch's `_global_*_hooks` dictionaries in

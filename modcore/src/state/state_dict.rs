@@ -193,7 +193,7 @@ pub(crate) fn run_hooks<T: Tensor, H: 'static>(
     let Some(hooks) = module.core().hooks_if_any() else {
         return;
     };
-    let snapshot = hooks.lock().snapshot(kind);
+    let snapshot = hooks.snapshot(kind);
     for (_, entry) in snapshot {
         if let Some(hook) = entry.hook.downcast_ref::<H>() {
             call(hook);
