@@ -399,6 +399,20 @@ fn load_sharded_keeps_the_index_key_order() {
     assert_eq!(loaded.keys().collect::<Vec<_>>(), ["c", "a", "b"]);
 }
 
+#[test]
+fn an_empty_weight_map_is_an_error() {
+    let dir = scratch("sharded-empty");
+    std::fs::create_dir_all(&dir).unwrap();
+    let index = dir.join(checkpoint::INDEX_FILE);
+    std::fs::write(&index, r#"{"weight_map": {}}"#).unwrap();
+    let e = checkpoint::load_sharded::<Tensor>(&index).unwrap_err();
+    assert!(matches!(e, CheckpointError::Index { .. }));
+    assert!(
+        e.to_string().ends_with("the \"weight_map\" is empty"),
+        "{e}"
+    );
+}
+
 // ---- bad input: a typed error, and the model unchanged ----------------------------------------
 
 fn untouched(m: &Nested) {

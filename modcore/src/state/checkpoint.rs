@@ -373,8 +373,13 @@ fn load_sharded_with<T: Tensor>(
         .get("weight_map")
         .and_then(serde_json::Value::as_object)
         .ok_or_else(|| invalid("no \"weight_map\" object".to_owned()))?;
+    if map.is_empty() {
+        return Err(invalid("the \"weight_map\" is empty".to_owned()));
+    }
     let dir = index.parent().unwrap_or(Path::new("."));
-    let mut shards: HashMap<&str, StateDict<T>> = HashMap::new();
+    // Each shard's tensors by key: one removal per mapped key, in constant time (removing from
+    // the state dict itself would shift every later entry, quadratic in the number of keys).
+    let mut shards: HashMap<&str, HashMap<String, T>> = HashMap::new();
     for file in map.values() {
         let file = file
             .as_str()
@@ -383,7 +388,8 @@ fn load_sharded_with<T: Tensor>(
             return Err(invalid(format!("shard \"{file}\" is not a file name")));
         }
         if !shards.contains_key(file) {
-            shards.insert(file, load_file_with(&dir.join(file), make, None)?);
+            let shard = load_file_with(&dir.join(file), make, None)?;
+            shards.insert(file, shard.into_iter().collect());
         }
     }
     let mut out = StateDict::new();
@@ -397,7 +403,7 @@ fn load_sharded_with<T: Tensor>(
         out.insert(key.clone(), tensor);
     }
     if let Some((file, shard)) = shards.iter().find(|(_, s)| !s.is_empty()) {
-        let key = shard.keys().next().unwrap_or_default();
+        let key = shard.keys().min().map(String::as_str).unwrap_or_default();
         return Err(invalid(format!(
             "{file} holds \"{key}\", which the weight_map does not list"
         )));
