@@ -14,6 +14,10 @@
 //! ([`traversal`], returning [`Named`](crate::Named) from [`named`]), the printed tree
 //! ([`repr`]), gradients and freezing ([`training`]) and whole-model conversion ([`convert`];
 //! on candle, gradients from a backward pass and devices in `candle`).
+//!
+//! A collection field (`Vec<M>`, maps) is the container module it stands for: its state lives
+//! in the owner's core, pointed at the field on each access ([`collection`]). The code the
+//! derive writes calls one small helper per member and operation ([`generated`]).
 
 pub(crate) mod attrs;
 #[cfg(feature = "candle")]
