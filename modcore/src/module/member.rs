@@ -73,29 +73,22 @@ impl<T: Tensor> TensorOf for dyn Module<T> {
     type Tensor = T;
 }
 
-impl<M: TensorOf + ?Sized> TensorOf for Box<M> {
-    type Tensor = M::Tensor;
+/// Implements `$trait` for every wrapper and collection of members (`Box`, `Option`, `Vec`,
+/// arrays, string-keyed maps) whose items implement it, with `$body` as each impl's items.
+macro_rules! through_wrappers {
+    ($trait:ident { $($body:tt)* }) => {
+        impl<M: $trait + ?Sized> $trait for Box<M> { $($body)* }
+        impl<M: $trait> $trait for Option<M> { $($body)* }
+        impl<M: $trait> $trait for Vec<M> { $($body)* }
+        impl<M: $trait, const N: usize> $trait for [M; N] { $($body)* }
+        impl<M: $trait> $trait for indexmap::IndexMap<String, M> { $($body)* }
+        impl<M: $trait> $trait for std::collections::BTreeMap<String, M> { $($body)* }
+    };
 }
 
-impl<M: TensorOf> TensorOf for Option<M> {
+through_wrappers!(TensorOf {
     type Tensor = M::Tensor;
-}
-
-impl<M: TensorOf> TensorOf for Vec<M> {
-    type Tensor = M::Tensor;
-}
-
-impl<M: TensorOf, const N: usize> TensorOf for [M; N] {
-    type Tensor = M::Tensor;
-}
-
-impl<M: TensorOf> TensorOf for indexmap::IndexMap<String, M> {
-    type Tensor = M::Tensor;
-}
-
-impl<M: TensorOf> TensorOf for std::collections::BTreeMap<String, M> {
-    type Tensor = M::Tensor;
-}
+});
 
 /// How generated code reads, visits and assigns a member holding tensors of type `T`.
 ///
@@ -474,12 +467,7 @@ pub trait OptionalSubmodule {}
 pub trait Submodule {}
 
 impl<T> BufferField for Buffer<T> {}
-impl<M: BufferField> BufferField for Option<M> {}
-impl<M: BufferField + ?Sized> BufferField for Box<M> {}
-impl<M: BufferField> BufferField for Vec<M> {}
-impl<M: BufferField, const N: usize> BufferField for [M; N] {}
-impl<M: BufferField> BufferField for indexmap::IndexMap<String, M> {}
-impl<M: BufferField> BufferField for std::collections::BTreeMap<String, M> {}
+through_wrappers!(BufferField {});
 
 impl<M: Submodule> OptionalSubmodule for Option<M> {}
 impl<T: Tensor> Submodule for dyn Module<T> {}
