@@ -90,6 +90,9 @@ fn expand(input: &Input) -> TokenStream {
     };
     let assertions = assertions(input, &impls.krate);
     let generated = impls.generate();
+    if assertions.is_empty() {
+        return generated;
+    }
     quote! {
         #generated
         const _: () = {
@@ -187,12 +190,10 @@ impl Impls<'_> {
                 .chain([syn::parse_quote!(for<'x> #this: __s::Printable)]),
         );
         quote! {
-            #[automatically_derived]
             impl #impl_generics __s::TensorOf for #this #clause {
                 type Tensor = #tensor;
             }
 
-            /// PyTorch's `print(module)`: the printed tree (`Module::repr`).
             #[automatically_derived]
             impl #impl_generics ::core::fmt::Debug for #this #debug_where {
                 fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
@@ -209,16 +210,16 @@ impl Impls<'_> {
         let (t, module_generics) = self.tensor_type();
         let (module_impl_generics, _, _) = module_generics.split_for_impl();
 
-        let names: Vec<&String> = self.members.iter().map(|f| &f.name).collect();
-        let persistent: Vec<bool> = self.members.iter().map(|f| table::persistent(f)).collect();
-        let register_none: Vec<bool> = self
-            .members
-            .iter()
-            .map(|f| f.attrs.register_none.is_some())
-            .collect();
         let accesses: Vec<&syn::Member> = self.members.iter().map(|f| &f.member).collect();
         let types: Vec<&syn::Type> = self.members.iter().map(|f| f.ty).collect();
         let plain = &self.plain;
+        let plain_fields = (!plain.is_empty()).then(|| {
+            quote! {
+                fn plain_fields(&self) -> &'static [&'static str] {
+                    &[#(#plain),*]
+                }
+            }
+        });
         let ident_string = ident.to_string();
         let rows = self.members.iter().map(|f| table::row(f));
         let table_doc = match &self.table_doc {
@@ -321,34 +322,52 @@ impl Impls<'_> {
         });
 
         let debug = self.debug_impl();
-        let place_rows = (0..self.members.len()).map(|i| {
-            let (p, r) = (persistent[i], register_none[i]);
-            quote!(__s::Place::new(#i, #p, #r))
-        });
-        let places: Vec<TokenStream> = (0..self.members.len())
-            .map(|i| quote!(PLACES[#i]))
+        let register_none: Vec<usize> = (self.members.iter().enumerate())
+            .filter(|(_, f)| f.attrs.register_none.is_some())
+            .map(|(i, _)| i)
             .collect();
+        let registers_none = (!register_none.is_empty()).then(|| {
+            quote! {
+                fn registers_none(&self, i: usize) -> bool {
+                    ::core::matches!(i, #(#register_none)|*)
+                }
+            }
+        });
+        let indices: Vec<usize> = (0..self.members.len()).collect();
+        let place = quote!(__s::Place);
+        let result = quote!(::core::result::Result<(), #string>);
+        let accessors = quote! {
+            fn member_attr(&self, p: #place) -> #option<__s::Attr<'_, #t>> {
+                match p.index() {
+                    #(#indices => __s::at(&self.#accesses, #core, p),)*
+                    _ => #option::None,
+                }
+            }
+            fn member_attr_mut(&mut self, p: #place) -> #option<__s::AttrMut<'_, #t>> {
+                match p.index() {
+                    #(#indices => __s::at_mut(&mut self.#accesses, #core_mut, p),)*
+                    _ => #option::None,
+                }
+            }
+            fn assign_member(&mut self, i: usize, v: __s::Value<#t>) -> #option<#result> {
+                match i {
+                    #(#indices => __s::assign(&mut self.#accesses, v),)*
+                    _ => #option::None,
+                }
+            }
+        };
 
         quote! {
             const _: () = {
                 use #krate::derive_support as __s;
-                /// Each member's index and flags.
-                const PLACES: &[__s::Place] = &[#(#place_rows),*];
-
                 #debug
 
-                #[automatically_derived]
                 impl #impl_generics #ident #ty_generics #table_where {
                     #table_doc
                     pub const MEMBERS: &'static [__s::MemberInfo] = &[#(#rows),*];
                 }
 
-                #[automatically_derived]
-                impl #impl_generics __s::Member for #ident #ty_generics #where_clause {
-                    const KIND: __s::MemberKind = __s::MemberKind::Module;
-                }
-
-                #[automatically_derived]
+                impl #impl_generics __s::Member for #ident #ty_generics #where_clause {}
                 impl #impl_generics __s::Submodule for #ident #ty_generics #where_clause {}
 
                 #[automatically_derived]
@@ -364,60 +383,15 @@ impl Impls<'_> {
                     fn type_name(&self) -> &'static str {
                         #ident_string
                     }
-                    fn qualified_type_name(&self) -> &'static str {
-                        ::core::any::type_name::<Self>()
-                    }
                     fn members(&self) -> &'static [__s::MemberInfo] {
                         Self::MEMBERS
                     }
-                    fn plain_fields(&self) -> &'static [&'static str] {
-                        &[#(#plain),*]
-                    }
+                    #plain_fields
+                    #registers_none
+                    #accessors
                     #version
                     #migrate
                     #extra_repr
-                    #[inline]
-                    fn declared_attr(&self, n: &str) -> #option<__s::Attr<'_, #t>> {
-                        match n {
-                            #(#names => __s::attr(&self.#accesses, #core, #places),)*
-                            _ => #option::None,
-                        }
-                    }
-                    fn declared_attr_mut(&mut self, n: &str) -> #option<__s::AttrMut<'_, #t>> {
-                        match n {
-                            #(#names => __s::attr_mut(&mut self.#accesses, #core_mut, #places),)*
-                            _ => #option::None,
-                        }
-                    }
-                    fn assign_declared(&mut self, n: &str, v: __s::Value<#t>) -> #option<::core::result::Result<(), #string>> {
-                        match n {
-                            #(#names => __s::assign(&mut self.#accesses, v),)*
-                            _ => #option::None,
-                        }
-                    }
-                    #[inline]
-                    fn visit_declared<'modcore>(&'modcore self, k: __s::MemberKind, p: &mut #string, f: &mut dyn FnMut(&mut #string, __s::Attr<'modcore, #t>)) {
-                        #(__s::visit(&self.#accesses, #core, (#places, #names), k, p, f);)*
-                    }
-                    #[inline]
-                    fn visit_declared_mut(&mut self, k: __s::MemberKind, p: &mut #string, f: &mut dyn FnMut(&mut #string, __s::AttrMut<'_, #t>)) {
-                        #(__s::visit_mut(&mut self.#accesses, #core_mut, (#places, #names), k, p, f);)*
-                    }
-                    fn as_dyn(&self) -> &dyn __s::Module<#t> {
-                        self
-                    }
-                    fn as_dyn_mut(&mut self) -> &mut dyn __s::Module<#t> {
-                        self
-                    }
-                    fn as_any(&self) -> &dyn __s::Any {
-                        self
-                    }
-                    fn as_any_mut(&mut self) -> &mut dyn __s::Any {
-                        self
-                    }
-                    fn into_any(self: __s::Box<Self>) -> __s::Box<dyn __s::Any> {
-                        self
-                    }
                 }
 
                 #[automatically_derived]

@@ -232,13 +232,11 @@ pub struct ReadmeDoctests;
 #[doc(hidden)]
 pub mod derive_support {
     pub use crate::module::collection::{Place, Slot, SlotMut};
-    pub use crate::module::generated::{
-        assign, attr, attr_mut, debug, row, visit, visit_mut, Printable,
-    };
+    pub use crate::module::generated::{assign, at, at_mut, debug, row, Printable};
     pub use crate::module::member::{
-        module_from_value, push_index, push_segment, BufferField, OptionalSubmodule, Submodule,
-        TensorOf,
+        module_from_value, BufferField, OptionalSubmodule, Submodule, TensorOf,
     };
+    pub use crate::module::module::AsModule;
     pub use crate::{
         Attr, AttrMut, Member, MemberAccess, MemberInfo, MemberKind, Module, ModuleCore, StateDict,
         Tensor, Value,

@@ -18,7 +18,6 @@
 //! order, repr, and hooks (it has no `forward`, like PyTorch's containers). A collection of
 //! buffers, which PyTorch lacks, is a `BufferList`/`BufferDict` by the same rules.
 
-use std::any::Any;
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use std::ops::Bound::{Excluded, Unbounded};
@@ -49,6 +48,12 @@ impl Place {
             persistent,
             register_none,
         }
+    }
+
+    /// The member's index in its module's table.
+    #[inline]
+    pub fn index(self) -> usize {
+        self.index
     }
 }
 
@@ -222,8 +227,15 @@ impl<T: Tensor, C: Collection<T>> Module<T> for CollectionModule<C> {
     fn members(&self) -> &'static [MemberInfo] {
         &[]
     }
-    fn plain_fields(&self) -> &'static [&'static str] {
-        &[]
+    /// A container has no declared members of its own: its items are reached by key below.
+    fn member_attr(&self, _: Place) -> Option<Attr<'_, T>> {
+        None
+    }
+    fn member_attr_mut(&mut self, _: Place) -> Option<AttrMut<'_, T>> {
+        None
+    }
+    fn assign_member(&mut self, _: usize, _: Value<T>) -> Option<Result<(), String>> {
+        None
     }
     fn declared_info(&self, name: &str) -> Option<&'static MemberInfo> {
         self.items().contains(name).then(|| {
@@ -314,21 +326,6 @@ impl<T: Tensor, C: Collection<T>> Module<T> for CollectionModule<C> {
             },
         );
         lines.join("\n")
-    }
-    fn as_dyn(&self) -> &dyn Module<T> {
-        self
-    }
-    fn as_dyn_mut(&mut self) -> &mut dyn Module<T> {
-        self
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn as_any_mut(&mut self) -> &mut dyn Any {
-        self
-    }
-    fn into_any(self: Box<Self>) -> Box<dyn Any> {
-        self
     }
 }
 

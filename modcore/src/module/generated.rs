@@ -1,10 +1,9 @@
-//! What the code `#[derive(Module)]` writes calls, one helper per per-member operation, so the
-//! expansion is one short line per member and operation (`modcore::derive_support`). Each is
-//! generic and inlined: the derived module's dispatch stays static.
+//! What the code `#[derive(Module)]` writes calls besides the `Module` trait
+//! (`modcore::derive_support`): the table's rows, the
+//! member accessors' arms and the `Debug` impl's body.
 
 use crate::module::collection::{Place, Slot, SlotMut};
-use crate::module::member::TensorOf;
-use crate::module::member::{push_segment, Attr, AttrMut, MemberAccess, Value};
+use crate::module::member::{Attr, AttrMut, MemberAccess, TensorOf, Value};
 use crate::{MemberInfo, MemberKind, Module, ModuleCore, Tensor};
 
 /// A module that can print itself: one with a tensor type ([`TensorOf`]) it is a module of.
@@ -18,7 +17,8 @@ pub fn debug<M: Printable>(module: &M, f: &mut std::fmt::Formatter<'_>) -> std::
 }
 
 /// A row of the static table; `kind` and `collection` come from the field type's
-/// [`Member::SHAPE`](crate::Member::SHAPE), read in the expansion at the field's span.
+/// [`Member::SHAPE`](crate::Member::SHAPE), read in the expansion at the field's span (a type
+/// that is no member is reported there, with no note naming this function).
 pub const fn row(
     name: &'static str,
     field: &'static str,
@@ -38,9 +38,9 @@ pub const fn row(
     }
 }
 
-/// `declared_attr` for one member.
+/// An arm of `Module::member_attr`: the member at `place` of the module whose core is `core`.
 #[inline]
-pub fn attr<'a, T: Tensor, M: MemberAccess<T> + ?Sized>(
+pub fn at<'a, T: Tensor, M: MemberAccess<T>>(
     member: &'a M,
     core: &'a ModuleCore,
     place: Place,
@@ -48,9 +48,9 @@ pub fn attr<'a, T: Tensor, M: MemberAccess<T> + ?Sized>(
     Some(member.attr(Slot::new(core, place)))
 }
 
-/// `declared_attr_mut` for one member.
+/// An arm of `Module::member_attr_mut`.
 #[inline]
-pub fn attr_mut<'a, T: Tensor, M: MemberAccess<T> + ?Sized>(
+pub fn at_mut<'a, T: Tensor, M: MemberAccess<T>>(
     member: &'a mut M,
     core: &'a mut ModuleCore,
     place: Place,
@@ -58,45 +58,11 @@ pub fn attr_mut<'a, T: Tensor, M: MemberAccess<T> + ?Sized>(
     Some(member.attr_mut(SlotMut::new(core, place)))
 }
 
-/// `assign_declared` for one member.
+/// An arm of `Module::assign_member`.
 #[inline]
 pub fn assign<T: Tensor, M: MemberAccess<T>>(
     member: &mut M,
     value: Value<T>,
 ) -> Option<Result<(), String>> {
     Some(member.assign(value))
-}
-
-/// `visit_declared` for one member: reports it under `name` if it is of `kind`.
-#[inline]
-pub fn visit<'a, T: Tensor, M: MemberAccess<T> + ?Sized>(
-    member: &'a M,
-    core: &'a ModuleCore,
-    (place, name): (Place, &str),
-    kind: MemberKind,
-    path: &mut String,
-    f: &mut dyn FnMut(&mut String, Attr<'a, T>),
-) {
-    if M::KIND == kind {
-        let len = push_segment(path, name);
-        member.visit(Slot::new(core, place), path, f);
-        path.truncate(len);
-    }
-}
-
-/// `visit_declared_mut` for one member.
-#[inline]
-pub fn visit_mut<T: Tensor, M: MemberAccess<T> + ?Sized>(
-    member: &mut M,
-    core: &mut ModuleCore,
-    (place, name): (Place, &str),
-    kind: MemberKind,
-    path: &mut String,
-    f: &mut dyn FnMut(&mut String, AttrMut<'_, T>),
-) {
-    if M::KIND == kind {
-        let len = push_segment(path, name);
-        member.visit_mut(SlotMut::new(core, place), path, f);
-        path.truncate(len);
-    }
 }

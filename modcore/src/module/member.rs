@@ -40,8 +40,9 @@ use crate::{Buffer, MemberKind, Module, Parameter, Tensor};
     note = "members are `Parameter<_>`, `Buffer<_>`, derived modules, `Box<dyn Module<_>>`, and `Option`, `Vec`, arrays, `Box` and string-keyed maps of them"
 )]
 pub trait Member {
-    /// Which registry the member belongs to: a collection is a container module.
-    const KIND: MemberKind;
+    /// Which registry the member belongs to: a collection is a container module. A module
+    /// (what `#[derive(Module)]` declares) by default.
+    const KIND: MemberKind = MemberKind::Module;
     /// Whether the member is a collection (a container of entries named by index or key).
     const COLLECTION: bool = false;
     /// The kind of the entries: `KIND` for a single member, the items' kind for a collection

@@ -4,7 +4,9 @@ use std::any::Any;
 
 use indexmap::IndexMap;
 
+use crate::module::collection::Place;
 use crate::module::convert::{self, ApplyError};
+use crate::module::declared;
 use crate::module::member::{Attr, AttrMut, Value};
 use crate::module::{attrs, paths, training, traversal};
 use crate::state::{load, state_dict};
@@ -81,7 +83,7 @@ use crate::{
 /// assert!(!net.fc1.is_training());
 /// # }
 /// ```
-pub trait Module<T: Tensor>: Any + Send + Sync {
+pub trait Module<T: Tensor>: AsModule<T> + Any + Send + Sync {
     // ---- written by #[derive(Module)] -------------------------------------------------------
 
     /// The module's [`ModuleCore`].
@@ -94,15 +96,40 @@ pub trait Module<T: Tensor>: Any + Send + Sync {
     fn type_name(&self) -> &'static str;
 
     /// The qualified type name (`my_crate::Net`), as PyTorch's `typename` shows a module.
-    fn qualified_type_name(&self) -> &'static str;
+    fn qualified_type_name(&self) -> &'static str {
+        std::any::type_name::<Self>()
+    }
 
     /// The static registration table: every declared member, in declaration order.
     fn members(&self) -> &'static [MemberInfo];
 
+    /// The declared member at `place` (its index in [`members`](Module::members), and flags).
+    #[doc(hidden)]
+    fn member_attr(&self, place: Place) -> Option<Attr<'_, T>>;
+
+    /// The declared member at `place`, mutably.
+    #[doc(hidden)]
+    fn member_attr_mut(&mut self, place: Place) -> Option<AttrMut<'_, T>>;
+
+    /// Assigns the declared member at `index`; `Some(Err(type))` with the value's type name if
+    /// the value does not fit the field.
+    #[doc(hidden)]
+    fn assign_member(&mut self, index: usize, value: Value<T>) -> Option<Result<(), String>>;
+
+    /// Whether a `None` in the declared member at `index` is a registered `None` submodule
+    /// (`#[module(register_none)]`) rather than a plain attribute.
+    #[doc(hidden)]
+    fn registers_none(&self, index: usize) -> bool {
+        let _ = index;
+        false
+    }
+
     /// The names of declared plain fields (`#[module(skip)]`; not the `ModuleCore`, which has no
     /// PyTorch counterpart).
     #[doc(hidden)]
-    fn plain_fields(&self) -> &'static [&'static str];
+    fn plain_fields(&self) -> &'static [&'static str] {
+        &[]
+    }
 
     /// The table row of the declared member called `name` (for a container, any of its items).
     #[doc(hidden)]
@@ -125,16 +152,22 @@ pub trait Module<T: Tensor>: Any + Send + Sync {
 
     /// The declared member called `name`.
     #[doc(hidden)]
-    fn declared_attr(&self, name: &str) -> Option<Attr<'_, T>>;
+    fn declared_attr(&self, name: &str) -> Option<Attr<'_, T>> {
+        declared::attr(self, name)
+    }
 
     /// The declared member called `name`, mutably.
     #[doc(hidden)]
-    fn declared_attr_mut(&mut self, name: &str) -> Option<AttrMut<'_, T>>;
+    fn declared_attr_mut(&mut self, name: &str) -> Option<AttrMut<'_, T>> {
+        declared::attr_mut(self, name)
+    }
 
     /// Assigns the declared member called `name`; `None` if there is none, `Some(Err(type))`
     /// with the value's type name if the value does not fit the field.
     #[doc(hidden)]
-    fn assign_declared(&mut self, name: &str, value: Value<T>) -> Option<Result<(), String>>;
+    fn assign_declared(&mut self, name: &str, value: Value<T>) -> Option<Result<(), String>> {
+        declared::assign(self, name, value)
+    }
 
     /// Calls `f` for each entry of the declared members of `kind`, in declaration order.
     #[doc(hidden)]
@@ -143,7 +176,9 @@ pub trait Module<T: Tensor>: Any + Send + Sync {
         kind: MemberKind,
         path: &mut String,
         f: &mut dyn FnMut(&mut String, Attr<'a, T>),
-    );
+    ) {
+        declared::visit(self, kind, path, f)
+    }
 
     /// Calls `f` for each entry of the declared members of `kind`, mutably.
     #[doc(hidden)]
@@ -152,27 +187,9 @@ pub trait Module<T: Tensor>: Any + Send + Sync {
         kind: MemberKind,
         path: &mut String,
         f: &mut dyn FnMut(&mut String, AttrMut<'_, T>),
-    );
-
-    /// `self` as a trait object.
-    #[doc(hidden)]
-    fn as_dyn(&self) -> &dyn Module<T>;
-
-    /// `self` as a mutable trait object.
-    #[doc(hidden)]
-    fn as_dyn_mut(&mut self) -> &mut dyn Module<T>;
-
-    /// `self` as `Any`, for downcasting.
-    #[doc(hidden)]
-    fn as_any(&self) -> &dyn Any;
-
-    /// `self` as mutable `Any`, for downcasting.
-    #[doc(hidden)]
-    fn as_any_mut(&mut self) -> &mut dyn Any;
-
-    /// The boxed module as `Box<dyn Any>`, for downcasting.
-    #[doc(hidden)]
-    fn into_any(self: Box<Self>) -> Box<dyn Any>;
+    ) {
+        declared::visit_mut(self, kind, path, f)
+    }
 
     /// The state-dict format version of this module type: `#[module(version = N)]`, default 1
     /// (PyTorch's class attribute `_version`), saved in the state dict's metadata.
@@ -625,6 +642,49 @@ pub trait Module<T: Tensor>: Any + Send + Sync {
     /// PyTorch's `double()`: float64.
     fn double(&mut self) -> Result<(), ApplyError> {
         self.to_dtype(DType::F64)
+    }
+}
+
+/// What every module is besides its API: `self` as a `dyn Module` and as `Any`. Written once,
+/// for every sized module type, so neither the derive nor a hand-written impl repeats it.
+#[doc(hidden)]
+pub trait AsModule<T: Tensor> {
+    /// `self` as a trait object.
+    fn as_dyn(&self) -> &dyn Module<T>;
+
+    /// `self` as a mutable trait object.
+    fn as_dyn_mut(&mut self) -> &mut dyn Module<T>;
+
+    /// `self` as `Any`, for downcasting.
+    fn as_any(&self) -> &dyn Any;
+
+    /// `self` as mutable `Any`, for downcasting.
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+
+    /// The boxed module as `Box<dyn Any>`, for downcasting.
+    fn into_any(self: Box<Self>) -> Box<dyn Any>;
+}
+
+impl<T: Tensor, M: Module<T>> AsModule<T> for M {
+    #[inline]
+    fn as_dyn(&self) -> &dyn Module<T> {
+        self
+    }
+    #[inline]
+    fn as_dyn_mut(&mut self) -> &mut dyn Module<T> {
+        self
+    }
+    #[inline]
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    #[inline]
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+    #[inline]
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
     }
 }
 
