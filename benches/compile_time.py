@@ -4,13 +4,18 @@ each, once with the derive and once without, and reports the extra `cargo build`
 with burn's `#[derive(Module)]` (needs the `burn` crate from crates.io; skipped if it does not
 build).
 
-    python3 benches/compile_time.py [--burn] [--rounds N]
+    python3 benches/compile_time.py [--burn] [--rounds N] [--incremental]
 
 The crates are written under `target/compile-time/`. After the dependencies are built, the plain
 and derived crates are built alternately (touching the source before each build), `--rounds`
 times (default 9), and the medians are compared: alternating keeps a drifting machine load from
 landing on one side. Expanded lines are counted with
 `RUSTC_BOOTSTRAP=1 cargo rustc -- -Zunpretty=expanded`.
+
+Builds are full builds of the measured crate (`CARGO_INCREMENTAL=0`): with incremental
+compilation on, a touched but unchanged file is rebuilt from the incremental cache, which
+measures how much cached work is reloaded rather than what the derive costs to compile.
+`--incremental` measures that instead.
 """
 import os
 import statistics
@@ -71,9 +76,12 @@ def write(name, deps, source):
     return path
 
 
+INCREMENTAL = "1" if "--incremental" in sys.argv else "0"
+
+
 def timed(path, command):
     target = os.path.join(OUT, "target")
-    env = {**os.environ, "CARGO_TARGET_DIR": target}
+    env = {**os.environ, "CARGO_TARGET_DIR": target, "CARGO_INCREMENTAL": INCREMENTAL}
     os.utime(os.path.join(path, "src", "lib.rs"))
     start = time.perf_counter()
     subprocess.run(["cargo", command, "--quiet"], cwd=path, check=True, env=env)

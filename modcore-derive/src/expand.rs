@@ -196,6 +196,7 @@ impl Impls<'_> {
 
             #[automatically_derived]
             impl #impl_generics ::core::fmt::Debug for #this #debug_where {
+                #[inline]
                 fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
                     __s::debug(self, f)
                 }

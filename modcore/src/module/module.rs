@@ -18,7 +18,8 @@ use crate::{
 /// A module: a node of a model's tree, holding parameters, buffers and submodules.
 ///
 /// Implement it with `#[derive(Module)]`; the derive writes the hidden methods (the static
-/// registration table and `match`-based lookups of the declared members), and every other method
+/// registration table, and a `match` from each declared member's table index to its field), and
+/// every other method
 /// is PyTorch's API, provided here. The trait is object safe: `Box<dyn Module<T>>` and
 /// `&dyn Module<T>` work, and a module of any type can hold others as `Box<dyn Module<T>>`.
 ///
