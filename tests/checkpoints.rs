@@ -4,6 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
+mod common;
+use common::{handmade, scratch};
+
 use candle_core::{DType as CDType, Device, Tensor};
 use modcore::checkpoint::{self, CheckpointError};
 use modcore::{Buffer, DType, Module, ModuleCore, Parameter, StateDict};
@@ -16,12 +19,6 @@ fn fixture(name: &str) -> PathBuf {
 
 fn zeros(shape: &[usize]) -> Tensor {
     Tensor::zeros(shape, CDType::F32, &Device::Cpu).unwrap()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("modcore-checkpoints-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
 }
 
 fn bytes(t: &Tensor) -> Vec<u8> {
@@ -425,16 +422,6 @@ fn untouched(m: &Nested) {
             .unwrap(),
         -1
     );
-}
-
-/// A safetensors file with a hand-written header.
-fn handmade(name: &str, header: &str, data: &[u8]) -> PathBuf {
-    let mut file = (header.len() as u64).to_le_bytes().to_vec();
-    file.extend_from_slice(header.as_bytes());
-    file.extend_from_slice(data);
-    let path = scratch(name);
-    std::fs::write(&path, file).unwrap();
-    path
 }
 
 fn load_into(m: &mut Nested, path: &Path) -> Result<(), CheckpointError> {

@@ -132,3 +132,22 @@ pub fn cross_entropy(
 ) -> candle_core::Tensor {
     modcore::nn::functional::cross_entropy(logits, target).unwrap()
 }
+
+/// A path for `name` in a scratch folder of this test binary and process.
+pub fn scratch(name: &str) -> std::path::PathBuf {
+    let binary = std::env::current_exe().unwrap();
+    let stem = binary.file_stem().unwrap().to_string_lossy().into_owned();
+    let dir = std::env::temp_dir().join(format!("modcore-{stem}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// A safetensors file in the scratch folder with a hand-written header.
+pub fn handmade(name: &str, header: &str, data: &[u8]) -> std::path::PathBuf {
+    let mut file = (header.len() as u64).to_le_bytes().to_vec();
+    file.extend_from_slice(header.as_bytes());
+    file.extend_from_slice(data);
+    let path = scratch(name);
+    std::fs::write(&path, file).unwrap();
+    path
+}

@@ -15,7 +15,9 @@ use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use safetensors::tensor::{Dtype as FileDtype, SafeTensors, View};
+use safetensors::tensor::{Dtype as FileDtype, View};
+
+use crate::state::header;
 
 use crate::{DType, LoadStateDictError, StateDict, Tensor, TensorError};
 
@@ -65,6 +67,21 @@ pub enum CheckpointError {
         path: PathBuf,
         /// What is wrong.
         message: String,
+    },
+    /// The path is not a regular file (a directory, FIFO, socket or device).
+    #[error("{}: not a regular file", path.display())]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+    },
+    /// A shard of a sharded checkpoint resolves (through a symbolic link) to a file outside the
+    /// index's folder; see [`ShardLinks`].
+    #[error("shard {} resolves to {}, outside the checkpoint's folder", shard.display(), resolved.display())]
+    OutsideFolder {
+        /// The shard's path in the folder.
+        shard: PathBuf,
+        /// Where it resolves to.
+        resolved: PathBuf,
     },
     /// The state dict did not load into the model.
     #[error(transparent)]
@@ -265,9 +282,11 @@ pub fn load_sharded_on(
     index: impl AsRef<Path>,
     device: &candle_core::Device,
 ) -> Result<StateDict<candle_core::Tensor>, CheckpointError> {
-    load_sharded_with(index.as_ref(), &|dtype, shape, bytes| {
-        crate::backend::candle::from_bytes_on(dtype, shape, bytes, device)
-    })
+    load_sharded_with(
+        index.as_ref(),
+        &|dtype, shape, bytes| crate::backend::candle::from_bytes_on(dtype, shape, bytes, device),
+        ShardLinks::default(),
+    )
 }
 
 fn load_file_with<T: Tensor>(
@@ -275,33 +294,51 @@ fn load_file_with<T: Tensor>(
     make: MakeTensor<'_, T>,
     header: Option<&mut HashMap<String, String>>,
 ) -> Result<StateDict<T>, CheckpointError> {
-    let file = File::open(path).map_err(io_error(path))?;
+    let file = open_regular(path)?;
     // SAFETY: the map is read-only and private to this function: every tensor is copied out of
-    // it (`T::from_bytes`) before it is unmapped, and no reference into it escapes. As with
-    // every memory-mapped reader (candle's, safetensors' own), the file must not be truncated
-    // by another process while it is being read.
+    // it (`make`) before it is unmapped, and no reference into it escapes. As with every
+    // memory-mapped reader (candle's, safetensors' own), the file must not be truncated while it
+    // is being read: see `load_file`.
     let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io_error(path))?;
-    let tensors = SafeTensors::deserialize(&map).map_err(|e| format_error(path, e))?;
-    let (_, metadata) = SafeTensors::read_metadata(&map).map_err(|e| format_error(path, e))?;
-    if let (Some(header), Some(strings)) = (header, metadata.metadata()) {
+    let parsed = header::parse(&map).map_err(|e| format_error(path, e))?;
+    if let (Some(header), Some(strings)) = (header, &parsed.metadata) {
         header.clone_from(strings);
     }
     let mut out = StateDict::new();
-    for key in metadata.offset_keys() {
-        let view = tensors.tensor(&key).map_err(|e| format_error(path, e))?;
-        let dtype = model_dtype(view.dtype()).ok_or_else(|| CheckpointError::UnsupportedDtype {
+    for entry in &parsed.entries {
+        let dtype = model_dtype(entry.dtype).ok_or_else(|| CheckpointError::UnsupportedDtype {
             path: path.to_owned(),
-            key: key.clone(),
-            dtype: view.dtype().to_string(),
+            key: entry.name.to_string(),
+            dtype: entry.dtype.to_string(),
         })?;
         let tensor =
-            make(dtype, view.shape(), view.data()).map_err(|source| CheckpointError::Tensor {
-                key: key.clone(),
-                source,
+            make(dtype, parsed.shape(entry), parsed.data(&map, entry)).map_err(|source| {
+                CheckpointError::Tensor {
+                    key: entry.name.to_string(),
+                    source,
+                }
             })?;
-        out.insert(key, tensor);
+        out.insert(&entry.name, tensor);
     }
     Ok(out)
+}
+
+/// Opens `path` for reading if it is a regular file: a FIFO, device or directory would block
+/// `open` or the read forever, or mean nothing.
+fn open_regular(path: &Path) -> Result<File, CheckpointError> {
+    let not_regular = || CheckpointError::NotAFile {
+        path: path.to_owned(),
+    };
+    // Checked before opening (opening a FIFO blocks until a writer comes) and again on the open
+    // file, in case the path was replaced in between.
+    if !std::fs::metadata(path).map_err(io_error(path))?.is_file() {
+        return Err(not_regular());
+    }
+    let file = File::open(path).map_err(io_error(path))?;
+    if !file.metadata().map_err(io_error(path))?.is_file() {
+        return Err(not_regular());
+    }
+    Ok(file)
 }
 
 /// The name of the index file of a sharded checkpoint.
@@ -354,25 +391,42 @@ pub fn save_sharded<T: Tensor>(
 /// Reads a sharded checkpoint from its index file: every shard the `weight_map` names, merged,
 /// in the index's key order. Keys a shard holds but the index does not map are refused, as are
 /// keys the index maps to a shard that lacks them.
+///
+/// A shard that resolves outside the index's folder (a symbolic link) is refused; see
+/// [`load_sharded_with_links`].
 pub fn load_sharded<T: Tensor>(index: impl AsRef<Path>) -> Result<StateDict<T>, CheckpointError> {
-    load_sharded_with(index.as_ref(), &T::from_bytes)
+    load_sharded_with(index.as_ref(), &T::from_bytes, ShardLinks::default())
+}
+
+/// [`load_sharded`], with `links` saying whether shards may resolve outside the index's folder.
+///
+/// ```no_run
+/// use modcore::checkpoint::{load_sharded_with_links, ShardLinks};
+/// // A folder whose shards link into a shared download cache.
+/// let sd = load_sharded_with_links::<candle_core::Tensor>("model/model.safetensors.index.json", ShardLinks::Anywhere)?;
+/// # Ok::<(), modcore::checkpoint::CheckpointError>(())
+/// ```
+pub fn load_sharded_with_links<T: Tensor>(
+    index: impl AsRef<Path>,
+    links: ShardLinks,
+) -> Result<StateDict<T>, CheckpointError> {
+    load_sharded_with(index.as_ref(), &T::from_bytes, links)
 }
 
 fn load_sharded_with<T: Tensor>(
     index: &Path,
     make: MakeTensor<'_, T>,
+    links: ShardLinks,
 ) -> Result<StateDict<T>, CheckpointError> {
     let invalid = |message: String| CheckpointError::Index {
         path: index.to_owned(),
         message,
     };
-    let text = std::fs::read_to_string(index).map_err(io_error(index))?;
-    let json: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
-    let map = json
-        .get("weight_map")
-        .and_then(serde_json::Value::as_object)
-        .ok_or_else(|| invalid("no \"weight_map\" object".to_owned()))?;
+    let text = std::io::read_to_string(open_regular(index)?).map_err(io_error(index))?;
+    let map = serde_json::from_str::<header::Index>(&text)
+        .map_err(|e| invalid(e.to_string()))?
+        .weight_map
+        .0;
     if map.is_empty() {
         return Err(invalid("the \"weight_map\" is empty".to_owned()));
     }
@@ -380,22 +434,23 @@ fn load_sharded_with<T: Tensor>(
     // Each shard's tensors by key: one removal per mapped key, in constant time (removing from
     // the state dict itself would shift every later entry, quadratic in the number of keys).
     let mut shards: HashMap<&str, HashMap<String, T>> = HashMap::new();
-    for file in map.values() {
-        let file = file
-            .as_str()
-            .ok_or_else(|| invalid(format!("a shard name is not a string: {file}")))?;
-        if file.contains('/') || file.contains('\\') || file == ".." {
+    for (_, file) in &map {
+        if file.contains('/') || file.contains('\\') || file == ".." || file.is_empty() {
             return Err(invalid(format!("shard \"{file}\" is not a file name")));
         }
-        if !shards.contains_key(file) {
-            let shard = load_file_with(&dir.join(file), make, None)?;
+        if !shards.contains_key(file.as_str()) {
+            let path = dir.join(file);
+            if links == ShardLinks::InsideFolder {
+                check_inside(dir, &path)?;
+            }
+            let shard = load_file_with(&path, make, None)?;
             shards.insert(file, shard.into_iter().collect());
         }
     }
     let mut out = StateDict::new();
-    for (key, file) in map {
+    for (key, file) in &map {
         let shard = shards
-            .get_mut(file.as_str().unwrap_or_default())
+            .get_mut(file.as_str())
             .ok_or_else(|| invalid(format!("no shard for \"{key}\"")))?;
         let tensor = shard
             .remove(key)
@@ -409,4 +464,31 @@ fn load_sharded_with<T: Tensor>(
         )));
     }
     Ok(out)
+}
+
+/// Whether a sharded load may read a shard whose path resolves outside the index's folder (a
+/// symbolic link pointing elsewhere).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ShardLinks {
+    /// Refuse it with [`CheckpointError::OutsideFolder`] (the default: a downloaded folder could
+    /// otherwise make the loader read any file on the machine).
+    #[default]
+    InsideFolder,
+    /// Follow links wherever they point (a folder you made, such as one whose shards link into a
+    /// shared cache).
+    Anywhere,
+}
+
+/// Refuses `shard` if its resolved path is not inside `dir`'s.
+fn check_inside(dir: &Path, shard: &Path) -> Result<(), CheckpointError> {
+    let resolved_dir = dir.canonicalize().map_err(io_error(dir))?;
+    let resolved = shard.canonicalize().map_err(io_error(shard))?;
+    if resolved.starts_with(&resolved_dir) {
+        Ok(())
+    } else {
+        Err(CheckpointError::OutsideFolder {
+            shard: shard.to_owned(),
+            resolved,
+        })
+    }
 }

@@ -186,12 +186,30 @@ fn owners<T: Tensor>(
     unexpected: impl Fn(usize, &str) -> bool,
 ) -> Vec<(usize, usize)> {
     let named = module.named_modules();
-    let modules: HashMap<&str, usize> = named.names().zip(0..).collect();
+    // Each module by (its parent's index, its own name segment): a key's owner is found by
+    // walking its segments down from the root, hashing each segment once (hashing every dotted
+    // prefix of a key instead is quadratic in a long key's length).
+    let index: HashMap<&str, usize> = named.names().zip(0..).collect();
+    let children: HashMap<(usize, &str), usize> = named
+        .names()
+        .zip(0..)
+        .filter_map(|(name, i)| {
+            let (parent, segment) = name.rsplit_once('.').unwrap_or(("", name));
+            let parent = index.get(parent).filter(|_| !name.is_empty())?;
+            Some(((*parent, segment), i))
+        })
+        .collect();
     let owner = |key: &str| {
-        key.match_indices('.')
-            .rev()
-            .find_map(|(at, _)| modules.get(&key[..at]).copied())
-            .unwrap_or(0)
+        let mut owner = 0;
+        let mut rest = key;
+        while let Some((segment, tail)) = rest.split_once('.') {
+            match children.get(&(owner, segment)) {
+                Some(&child) => owner = child,
+                None => break,
+            }
+            rest = tail;
+        }
+        owner
     };
     let mut out: Vec<(usize, usize)> = state_dict
         .keys()
