@@ -381,6 +381,40 @@ fn sharded_checkpoints_load_and_save() {
 }
 
 #[test]
+fn saving_over_an_older_sharded_checkpoint_replaces_it() {
+    let dir = scratch("sharded-over");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let m = nested();
+    std::fs::write(dir.join("notes.txt"), "kept").unwrap();
+    checkpoint::save_sharded(&m.state_dict(), &dir, 300).unwrap();
+    let index = checkpoint::save_sharded(&m.state_dict(), &dir, usize::MAX).unwrap();
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "model-00001-of-00001.safetensors",
+            "model.safetensors.index.json",
+            "notes.txt"
+        ]
+    );
+    assert_eq!(
+        checkpoint::load_sharded::<Tensor>(&index).unwrap().len(),
+        m.state_dict().len()
+    );
+    let mode = |name: &str| std::fs::metadata(dir.join(name)).unwrap().permissions();
+    assert_eq!(
+        mode("model-00001-of-00001.safetensors"),
+        mode("model.safetensors.index.json")
+    );
+    assert_eq!(mode("model.safetensors.index.json"), mode("notes.txt"));
+}
+
+#[test]
 fn load_sharded_keeps_the_index_key_order() {
     let dir = scratch("sharded-order");
     std::fs::create_dir_all(&dir).unwrap();

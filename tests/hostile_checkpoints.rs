@@ -303,3 +303,38 @@ fn mutated_checkpoints_never_panic_or_change_a_model_they_fail_to_load() {
     assert_eq!(loaded + refused, 20_000);
     assert!(refused > 10_000, "{refused} refused");
 }
+
+/// Under an address-space limit of about 5.7 GiB, a sparse file that really holds a 4 GiB
+/// tensor maps (4 GiB) but cannot be copied out (4 GiB more): the load is an error, and the
+/// process lives. Runs itself in a child process with `ulimit -v`.
+#[cfg(unix)]
+#[test]
+fn a_tensor_larger_than_the_memory_left_is_an_error_not_an_abort() {
+    const CHILD: &str = "MODCORE_BIG_TENSOR_CHILD";
+    if let Some(path) = std::env::var_os(CHILD) {
+        let e = checkpoint::load_file::<Tensor>(&path).unwrap_err();
+        assert!(
+            e.to_string()
+                .ends_with("cannot allocate 4294967296 bytes for a tensor of shape [4294967296]"),
+            "{e}"
+        );
+        return;
+    }
+    let path = scratch("sparse-4gib.safetensors");
+    let header = r#"{"big":{"dtype":"U8","shape":[4294967296],"data_offsets":[0,4294967296]}}"#;
+    let mut start = (header.len() as u64).to_le_bytes().to_vec();
+    start.extend_from_slice(header.as_bytes());
+    std::fs::write(&path, &start).unwrap();
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.set_len(start.len() as u64 + (1 << 32)).unwrap();
+    drop(file);
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 6000000 && exec \"$0\" --exact a_tensor_larger_than_the_memory_left_is_an_error_not_an_abort --nocapture")
+        .arg(std::env::current_exe().unwrap())
+        .env(CHILD, &path)
+        .status()
+        .unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert!(status.success(), "the child died: {status}");
+}

@@ -183,9 +183,13 @@ fn write(
     metadata: Option<HashMap<String, String>>,
     path: &Path,
 ) -> Result<(), CheckpointError> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
+    let tmp = temporary(path);
+    // The mode a new file gets here (what `torch.save` and the index file get): safetensors
+    // writes through a private temporary file of its own, which would leave the file 0600.
+    let permissions = File::create(&tmp)
+        .and_then(|f| f.metadata())
+        .map_err(io_error(path))?
+        .permissions();
     let data = entries.iter().map(|(k, r)| (*k, r));
     safetensors::serialize_to_file(data, metadata, &tmp).map_err(|e| match e {
         safetensors::SafeTensorError::IoError(source) => CheckpointError::Io {
@@ -194,7 +198,24 @@ fn write(
         },
         other => format_error(path, other),
     })?;
+    std::fs::set_permissions(&tmp, permissions).map_err(io_error(path))?;
     std::fs::rename(&tmp, path).map_err(io_error(path))
+}
+
+/// The temporary name `path` is written under before it is renamed into place.
+fn temporary(path: &Path) -> PathBuf {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    PathBuf::from(tmp)
+}
+
+/// Whether `name` is a shard name `save_sharded` writes (`model-00001-of-00003.safetensors`).
+fn is_shard_name(name: &str) -> bool {
+    let digits = |s: &str| s.len() == 5 && s.bytes().all(|b| b.is_ascii_digit());
+    name.strip_prefix("model-")
+        .and_then(|rest| rest.strip_suffix(".safetensors"))
+        .and_then(|rest| rest.split_once("-of-"))
+        .is_some_and(|(i, n)| digits(i) && digits(n))
 }
 
 /// Saves a state dict as one safetensors file (PyTorch's
@@ -250,6 +271,14 @@ pub fn load_file_with_metadata<T: Tensor>(
 
 /// Reads a safetensors file into a state dict, in the file's order (on the CPU, for
 /// device-aware backends; see [`load_file_on`] for candle devices).
+///
+/// The header is checked before anything is read (see the errors of [`CheckpointError`]), and a
+/// tensor larger than the memory the process can get is an error, not an abort.
+///
+/// The file is memory-mapped, like every safetensors reader's (PyTorch's included): if another
+/// process truncates it while it is being read, this process is killed by `SIGBUS`. Load from a
+/// file no one else writes to, or copy it first (`std::fs::copy` to a private path) when others
+/// may.
 pub fn load_file<T: Tensor>(path: impl AsRef<Path>) -> Result<StateDict<T>, CheckpointError> {
     load_file_with(path.as_ref(), &T::from_bytes, None)
 }
@@ -348,6 +377,11 @@ pub const INDEX_FILE: &str = "model.safetensors.index.json";
 /// larger than that gets a shard of its own), named `model-00001-of-00003.safetensors`, …, plus
 /// [`INDEX_FILE`] with `metadata.total_size` and the `weight_map` from key to shard, the layout
 /// Hugging Face publishes large models in. Returns the index file's path.
+///
+/// Saving over an older checkpoint in `dir` replaces it: every file is written under a
+/// temporary name and renamed into place, the index last, and then the older checkpoint's
+/// shards that the new one does not have (`model-…-of-…` names of another count) are removed.
+/// Shards and index get the mode any new file gets.
 pub fn save_sharded<T: Tensor>(
     state_dict: &StateDict<T>,
     dir: impl AsRef<Path>,
@@ -371,21 +405,42 @@ pub fn save_sharded<T: Tensor>(
     }
     let count = shards.len();
     let mut weight_map = serde_json::Map::new();
+    let mut names = Vec::with_capacity(count);
     for (i, shard) in shards.iter().enumerate() {
         let name = format!("model-{:05}-of-{count:05}.safetensors", i + 1);
         write(shard, None, &dir.join(&name))?;
         for (key, _) in shard {
             weight_map.insert((*key).to_owned(), name.clone().into());
         }
+        names.push(name);
     }
     let index = serde_json::json!({
         "metadata": { "total_size": total },
         "weight_map": weight_map,
     });
+    // The index last, and whole: until it is renamed into place, a reader sees the old
+    // checkpoint's index (whose shards of another count have other names).
     let index_path = dir.join(INDEX_FILE);
     let text = serde_json::to_string_pretty(&index).map_err(|e| format_error(&index_path, e))?;
-    std::fs::write(&index_path, text).map_err(io_error(&index_path))?;
+    let tmp = temporary(&index_path);
+    std::fs::write(&tmp, text).map_err(io_error(&index_path))?;
+    std::fs::rename(&tmp, &index_path).map_err(io_error(&index_path))?;
+    remove_stale_shards(dir, &names)?;
     Ok(index_path)
+}
+
+/// Removes the shards of an older checkpoint saved in `dir` (shard names not in `current`).
+fn remove_stale_shards(dir: &Path, current: &[String]) -> Result<(), CheckpointError> {
+    for entry in std::fs::read_dir(dir).map_err(io_error(dir))? {
+        let entry = entry.map_err(io_error(dir))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if is_shard_name(name) && !current.iter().any(|c| c == name) {
+            let path = entry.path();
+            std::fs::remove_file(&path).map_err(io_error(&path))?;
+        }
+    }
+    Ok(())
 }
 
 /// Reads a sharded checkpoint from its index file: every shard the `weight_map` names, merged,

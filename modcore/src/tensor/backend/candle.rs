@@ -156,7 +156,56 @@ pub fn from_bytes_on(
     } else {
         candle_dtype(dtype)?
     };
+    if device.is_cpu() {
+        return match dtype {
+            CandleDType::U8 => cpu_from_le(bytes, shape, u8::from_le_bytes),
+            CandleDType::U32 => cpu_from_le(bytes, shape, u32::from_le_bytes),
+            CandleDType::I16 => cpu_from_le(bytes, shape, i16::from_le_bytes),
+            CandleDType::I32 => cpu_from_le(bytes, shape, i32::from_le_bytes),
+            CandleDType::I64 => cpu_from_le(bytes, shape, i64::from_le_bytes),
+            CandleDType::BF16 => cpu_from_le(bytes, shape, half::bf16::from_le_bytes),
+            CandleDType::F16 => cpu_from_le(bytes, shape, half::f16::from_le_bytes),
+            CandleDType::F32 => cpu_from_le(bytes, shape, f32::from_le_bytes),
+            CandleDType::F64 => cpu_from_le(bytes, shape, f64::from_le_bytes),
+            other => {
+                candle_core::Tensor::from_raw_buffer(bytes, other, shape, device).map_err(error)
+            }
+        };
+    }
     candle_core::Tensor::from_raw_buffer(bytes, dtype, shape, device).map_err(error)
+}
+
+/// A CPU tensor decoded from little-endian bytes into memory reserved fallibly: a file that
+/// declares more than the machine can hold is an error, not an abort of the process. The vector
+/// becomes the tensor's storage without a copy.
+fn cpu_from_le<E: candle_core::WithDType, const N: usize>(
+    bytes: &[u8],
+    shape: &[usize],
+    from_le: fn([u8; N]) -> E,
+) -> Result<candle_core::Tensor, TensorError> {
+    let count = bytes.len() / N;
+    if bytes.len() % N != 0
+        || shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) != Some(count)
+    {
+        return Err(TensorError::new(format!(
+            "{} bytes cannot hold a tensor of shape {shape:?} of {}",
+            bytes.len(),
+            E::DTYPE.as_str()
+        )));
+    }
+    let mut values = Vec::new();
+    values.try_reserve_exact(count).map_err(|_| {
+        TensorError::new(format!(
+            "cannot allocate {} bytes for a tensor of shape {shape:?}",
+            bytes.len()
+        ))
+    })?;
+    values.extend(bytes.chunks_exact(N).map(|chunk| {
+        let mut array = [0u8; N];
+        array.copy_from_slice(chunk);
+        from_le(array)
+    }));
+    candle_core::Tensor::from_vec(values, shape, &Device::Cpu).map_err(error)
 }
 
 fn le_bytes<E, const N: usize>(values: Vec<E>, to_le: fn(E) -> [u8; N]) -> Vec<u8> {
