@@ -5,8 +5,7 @@
 //!
 //! Run with `cargo bench --bench bookkeeping`.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::atomic::Ordering;
 
 use candle_core::{DType, Device, Tensor};
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion};
@@ -21,27 +20,9 @@ use modcore::nn::{clip_grad_norm_, Conv2d, Identity, LayerNorm, Linear, MaxPool2
 use modcore::optim::{AdamW, AdamWOptions, Optimizer};
 use modcore::{CandleModule, Forward, HookOptions, Module, ModuleCore, ModuleHooks, StateDict};
 
-/// Counts live heap bytes, for the memory figures.
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: forwards every call to the system allocator unchanged and only counts sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: same layout, forwarded.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: `ptr` came from `alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::LIVE;
 
 #[derive(Module)]
 struct Attn {

@@ -323,6 +323,20 @@ fn load_file_with<T: Tensor>(
     make: MakeTensor<'_, T>,
     header: Option<&mut HashMap<String, String>>,
 ) -> Result<StateDict<T>, CheckpointError> {
+    let mut out = StateDict::new();
+    read_entries(path, make, header, &mut |key, tensor| {
+        out.insert(key, tensor);
+    })?;
+    Ok(out)
+}
+
+/// Reads the tensors of the safetensors file `path` in file order, handing each to `sink`.
+fn read_entries<T: Tensor>(
+    path: &Path,
+    make: MakeTensor<'_, T>,
+    header: Option<&mut HashMap<String, String>>,
+    sink: &mut dyn FnMut(&str, T),
+) -> Result<(), CheckpointError> {
     let file = open_regular(path)?;
     // SAFETY: the map is read-only and private to this function: every tensor is copied out of
     // it (`make`) before it is unmapped, and no reference into it escapes. As with every
@@ -333,7 +347,6 @@ fn load_file_with<T: Tensor>(
     if let (Some(header), Some(strings)) = (header, &parsed.metadata) {
         header.clone_from(strings);
     }
-    let mut out = StateDict::new();
     for entry in &parsed.entries {
         let dtype = model_dtype(entry.dtype).ok_or_else(|| CheckpointError::UnsupportedDtype {
             path: path.to_owned(),
@@ -347,9 +360,9 @@ fn load_file_with<T: Tensor>(
                     source,
                 }
             })?;
-        out.insert(&entry.name, tensor);
+        sink(&entry.name, tensor);
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Opens `path` for reading if it is a regular file: a FIFO, device or directory would block
@@ -488,7 +501,7 @@ fn load_sharded_with<T: Tensor>(
     let dir = index.parent().unwrap_or(Path::new("."));
     // Each shard's tensors by key: one removal per mapped key, in constant time (removing from
     // the state dict itself would shift every later entry, quadratic in the number of keys).
-    let mut shards: HashMap<&str, HashMap<String, T>> = HashMap::new();
+    let mut shards: HashMap<&str, Shard<T>> = HashMap::new();
     for (_, file) in &map {
         if file.contains('/') || file.contains('\\') || file == ".." || file.is_empty() {
             return Err(invalid(format!("shard \"{file}\" is not a file name")));
@@ -498,8 +511,11 @@ fn load_sharded_with<T: Tensor>(
             if links == ShardLinks::InsideFolder {
                 check_inside(dir, &path)?;
             }
-            let shard = load_file_with(&path, make, None)?;
-            shards.insert(file, shard.into_iter().collect());
+            let mut shard = Shard::default();
+            read_entries(&path, make, None, &mut |key, tensor| {
+                shard.insert(key.to_owned(), tensor);
+            })?;
+            shards.insert(file, shard);
         }
     }
     let mut out = StateDict::new();
@@ -508,9 +524,9 @@ fn load_sharded_with<T: Tensor>(
             .get_mut(file.as_str())
             .ok_or_else(|| invalid(format!("no shard for \"{key}\"")))?;
         let tensor = shard
-            .remove(key)
+            .remove(key.as_str())
             .ok_or_else(|| invalid(format!("\"{key}\" is not in {file}")))?;
-        out.insert(key.clone(), tensor);
+        out.insert(key, tensor);
     }
     if let Some((file, shard)) = shards.iter().find(|(_, s)| !s.is_empty()) {
         let key = shard.keys().min().map(String::as_str).unwrap_or_default();
@@ -520,6 +536,9 @@ fn load_sharded_with<T: Tensor>(
     }
     Ok(out)
 }
+
+/// One shard's tensors by key, while a sharded load takes them out in the index's order.
+type Shard<T> = HashMap<String, T, foldhash::fast::RandomState>;
 
 /// Whether a sharded load may read a shard whose path resolves outside the index's folder (a
 /// symbolic link pointing elsewhere).

@@ -244,13 +244,15 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for UniqueMap<V> {
             }
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<UniqueMap<V>, A::Error> {
-                let mut pairs = Vec::new();
-                let mut seen = std::collections::HashSet::new();
-                while let Some(key) = map.next_key::<String>()? {
-                    if !seen.insert(key.clone()) {
-                        return Err(de::Error::custom(format!("\"{key}\" is mapped twice")));
-                    }
+                let mut pairs: Vec<(String, V)> = Vec::new();
+                while let Some(key) = map.next_key()? {
                     pairs.push((key, map.next_value()?));
+                }
+                let mut seen: std::collections::HashSet<&str, foldhash::fast::RandomState> =
+                    Default::default();
+                seen.reserve(pairs.len());
+                if let Some((key, _)) = pairs.iter().find(|(key, _)| !seen.insert(key)) {
+                    return Err(de::Error::custom(format!("\"{key}\" is mapped twice")));
                 }
                 Ok(UniqueMap(pairs))
             }
