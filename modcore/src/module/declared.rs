@@ -10,11 +10,10 @@ use crate::module::collection::Place;
 use crate::module::member::{push_segment, Attr, AttrMut, Value};
 use crate::{MemberKind, Module, Tensor};
 
-/// The table index of the declared member called `name`, and its place.
+/// The table index of the declared member called `name`.
 #[inline]
-fn find<T: Tensor, M: Module<T> + ?Sized>(module: &M, name: &str) -> Option<(usize, Place)> {
-    let index = module.members().iter().position(|m| m.name == name)?;
-    Some((index, place(module, index)))
+fn find<T: Tensor, M: Module<T> + ?Sized>(module: &M, name: &str) -> Option<usize> {
+    module.members().iter().position(|m| m.name == name)
 }
 
 /// The place of the member at `index`: its index and flags.
@@ -30,8 +29,7 @@ pub(crate) fn attr<'a, T: Tensor, M: Module<T> + ?Sized>(
     module: &'a M,
     name: &str,
 ) -> Option<Attr<'a, T>> {
-    let (_, place) = find(module, name)?;
-    module.member_attr(place)
+    module.member_attr(place(module, find(module, name)?))
 }
 
 /// `Module::declared_attr_mut`.
@@ -40,7 +38,7 @@ pub(crate) fn attr_mut<'a, T: Tensor, M: Module<T> + ?Sized>(
     module: &'a mut M,
     name: &str,
 ) -> Option<AttrMut<'a, T>> {
-    let (_, place) = find(module, name)?;
+    let place = place(module, find(module, name)?);
     module.member_attr_mut(place)
 }
 
@@ -51,8 +49,7 @@ pub(crate) fn assign<T: Tensor, M: Module<T> + ?Sized>(
     name: &str,
     value: Value<T>,
 ) -> Option<Result<(), String>> {
-    let (index, _) = find(module, name)?;
-    module.assign_member(index, value)
+    module.assign_member(find(module, name)?, value)
 }
 
 /// `Module::visit_declared`: each declared member of `kind`, in declaration order, under its

@@ -431,8 +431,8 @@ pub fn save_sharded<T: Tensor>(
         "metadata": { "total_size": total },
         "weight_map": weight_map,
     });
-    // The index last, and whole: until it is renamed into place, a reader sees the old
-    // checkpoint's index (whose shards of another count have other names).
+    // The index last, and whole (renamed into place); then the older checkpoint's shards that
+    // the new ones did not overwrite go.
     let index_path = dir.join(INDEX_FILE);
     let text = serde_json::to_string_pretty(&index).map_err(|e| format_error(&index_path, e))?;
     let tmp = temporary(&index_path);
@@ -442,13 +442,14 @@ pub fn save_sharded<T: Tensor>(
     Ok(index_path)
 }
 
-/// Removes the shards of an older checkpoint saved in `dir` (shard names not in `current`).
+/// Removes the shards of an older checkpoint saved in `dir` (shard names not in `current`,
+/// which is sorted: the names are zero-padded and numbered in order).
 fn remove_stale_shards(dir: &Path, current: &[String]) -> Result<(), CheckpointError> {
     for entry in std::fs::read_dir(dir).map_err(io_error(dir))? {
         let entry = entry.map_err(io_error(dir))?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        if is_shard_name(name) && !current.iter().any(|c| c == name) {
+        if is_shard_name(name) && current.binary_search_by(|c| c.as_str().cmp(name)).is_err() {
             let path = entry.path();
             std::fs::remove_file(&path).map_err(io_error(&path))?;
         }
