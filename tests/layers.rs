@@ -3,57 +3,26 @@
 //! printed form, and for batch norm in training the updated running statistics).
 
 mod common;
-
-use std::collections::HashMap;
-use std::path::Path;
+use common::Fixture;
 
 use candle_core::{DType, Tensor};
-use modcore::checkpoint;
 use modcore::nn::{
     AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Dropout, Embedding, Flatten, Identity,
     LayerNorm, Linear, MaxPool2d, ReLU, GELU,
 };
-use modcore::{Forward, Module, ModuleHooks, StateDict};
-
-struct Fixture {
-    tensors: StateDict<Tensor>,
-    reprs: HashMap<String, String>,
-}
+use modcore::{Forward, Module, ModuleHooks};
 
 fn fixture() -> Fixture {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let tensors = checkpoint::load_file(dir.join("layers.safetensors")).unwrap();
-    let reprs =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("layers.repr.json")).unwrap())
-            .unwrap();
-    Fixture { tensors, reprs }
+    Fixture::load("layers")
 }
 
 impl Fixture {
-    fn get(&self, key: &str) -> Tensor {
-        self.tensors
-            .get(key)
-            .unwrap_or_else(|| panic!("no {key}"))
-            .clone()
-    }
-
-    /// The entries under `prefix`, with the prefix taken off.
-    fn sub(&self, prefix: &str) -> StateDict<Tensor> {
-        self.tensors
-            .iter()
-            .filter_map(|(k, v)| Some((k.strip_prefix(prefix)?.to_owned(), v.clone())))
-            .collect()
-    }
-
     /// Loads the case's parameters, runs its input, and compares output and repr.
     fn check<M>(&self, name: &str, mut layer: M, train: bool)
     where
         M: Module<Tensor> + Forward<Tensor, Tensor, Output = Tensor>,
     {
-        let keys = layer
-            .load_state_dict(&self.sub(&format!("{name}.")), true, false)
-            .unwrap();
-        assert!(keys.is_empty(), "{name}: {keys}");
+        self.load_case(name, &mut layer);
         layer.train(train);
         let y = layer.call(self.get(&format!("{name}:in"))).unwrap();
         close(name, &y, &self.get(&format!("{name}:out")));

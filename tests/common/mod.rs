@@ -151,3 +151,46 @@ pub fn handmade(name: &str, header: &str, data: &[u8]) -> std::path::PathBuf {
     std::fs::write(&path, file).unwrap();
     path
 }
+
+/// A fixture made by PyTorch: `tests/fixtures/<stem>.safetensors` (tensors by case) and
+/// `<stem>.repr.json` (each case's printed layer).
+pub struct Fixture {
+    pub tensors: modcore::StateDict<candle_core::Tensor>,
+    pub reprs: std::collections::HashMap<String, String>,
+}
+
+impl Fixture {
+    pub fn load(stem: &str) -> Fixture {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let tensors =
+            modcore::checkpoint::load_file(dir.join(format!("{stem}.safetensors"))).unwrap();
+        let reprs = std::fs::read_to_string(dir.join(format!("{stem}.repr.json"))).unwrap();
+        Fixture {
+            tensors,
+            reprs: serde_json::from_str(&reprs).unwrap(),
+        }
+    }
+
+    pub fn get(&self, key: &str) -> candle_core::Tensor {
+        self.tensors
+            .get(key)
+            .unwrap_or_else(|| panic!("no {key}"))
+            .clone()
+    }
+
+    /// Loads case `name`'s parameters and buffers into `layer`, strictly.
+    pub fn load_case<M: Module<candle_core::Tensor>>(&self, name: &str, layer: &mut M) {
+        let keys = layer
+            .load_state_dict(&self.sub(&format!("{name}.")), true, false)
+            .unwrap();
+        assert!(keys.is_empty(), "{name}: {keys}");
+    }
+
+    /// The entries under `prefix`, with the prefix taken off.
+    pub fn sub(&self, prefix: &str) -> modcore::StateDict<candle_core::Tensor> {
+        self.tensors
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix(prefix)?.to_owned(), v.clone())))
+            .collect()
+    }
+}

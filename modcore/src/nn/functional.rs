@@ -1,6 +1,6 @@
-//! `torch.nn.functional`: the losses training needs.
+//! `torch.nn.functional`: softmax, log-softmax and the losses training needs.
 
-use candle_core::{DType, Tensor, D};
+use candle_core::{DType, Tensor};
 
 /// PyTorch's `F.cross_entropy(logits, target)` with class indices and the mean over the batch:
 /// `logits` `(N, C)`, `target` `(N,)` integer classes. Computed as PyTorch does, through a
@@ -16,10 +16,41 @@ use candle_core::{DType, Tensor, D};
 /// # Ok::<(), candle_core::Error>(())
 /// ```
 pub fn cross_entropy(logits: &Tensor, target: &Tensor) -> candle_core::Result<Tensor> {
-    let max = logits.max_keepdim(D::Minus1)?.detach();
-    let shifted = logits.broadcast_sub(&max)?;
-    let log_sum_exp = shifted.exp()?.sum_keepdim(D::Minus1)?.log()?;
-    let log_probs = shifted.broadcast_sub(&log_sum_exp)?;
+    let log_probs = log_softmax(logits, -1)?;
     let classes = target.to_dtype(DType::U32)?.unsqueeze(1)?;
     log_probs.gather(&classes, 1)?.mean_all()?.neg()
+}
+
+/// The dimension `dim` names in a tensor of rank `rank` (negative counts from the end).
+fn resolve(dim: isize, rank: usize) -> candle_core::Result<usize> {
+    let resolved = if dim < 0 { rank as isize + dim } else { dim };
+    usize::try_from(resolved)
+        .ok()
+        .filter(|&d| d < rank)
+        .ok_or_else(|| {
+            candle_core::Error::Msg(format!(
+                "Dimension out of range (expected to be in range of [{}, {}], but got {dim})",
+                -(rank as isize),
+                rank as isize - 1
+            ))
+        })
+}
+
+/// `x - max(x)` along `dim`, the maximum detached (it cancels in the result and its gradient).
+fn shifted(x: &Tensor, dim: usize) -> candle_core::Result<Tensor> {
+    x.broadcast_sub(&x.max_keepdim(dim)?.detach())
+}
+
+/// PyTorch's `F.softmax(x, dim)`.
+pub fn softmax(x: &Tensor, dim: isize) -> candle_core::Result<Tensor> {
+    let dim = resolve(dim, x.rank())?;
+    let e = shifted(x, dim)?.exp()?;
+    e.broadcast_div(&e.sum_keepdim(dim)?)
+}
+
+/// PyTorch's `F.log_softmax(x, dim)`.
+pub fn log_softmax(x: &Tensor, dim: isize) -> candle_core::Result<Tensor> {
+    let dim = resolve(dim, x.rank())?;
+    let s = shifted(x, dim)?;
+    s.broadcast_sub(&s.exp()?.sum_keepdim(dim)?.log()?)
 }

@@ -11,13 +11,21 @@
 //! | [`LayerNorm`] | `weight`, `bias` | |
 //! | [`Embedding`] | `weight` (num, dim) | takes `u32`/`i64` ids |
 //! | [`Dropout`] | | identity in eval |
-//! | [`ReLU`], [`GELU`], [`Identity`], [`Flatten`] | | |
+//! | [`PReLU`] | `weight` (num_parameters,) | one slope per channel (dim 1) or one for all |
+//! | [`ReLU`], [`ReLU6`], [`GELU`], [`SiLU`], [`Tanh`], [`Sigmoid`], [`LeakyReLU`], [`ELU`], [`Hardswish`], [`Hardsigmoid`], [`Mish`], [`Softplus`] | | PyTorch's gradients at the kinks |
+//! | [`Softmax`], [`LogSoftmax`] | | `dim` may be negative |
+//! | [`Identity`], [`Flatten`] | | |
 //! | [`MaxPool2d`], [`AdaptiveAvgPool2d`] | | |
 //!
 //! Every layer with parameters takes PyTorch's `device=` and `dtype=` as a [`Factory`], the last
 //! argument of its `with_options`; `new` builds on the CPU in float32. [`clip_grad_norm_`] and
 //! [`clip_grad_value_`] are `torch.nn.utils`' gradient clipping ([`utils`]);
-//! [`functional::cross_entropy`] is `F.cross_entropy`.
+//! [`functional::cross_entropy`], [`functional::softmax`] and [`functional::log_softmax`] are
+//! `F.cross_entropy`, `F.softmax` and `F.log_softmax`.
+//!
+//! Hyper-parameters print as Python floats (`Softplus(beta=2.0, threshold=5.0)`): PyTorch prints
+//! what its constructor was given, so `Softplus(beta=2)` prints `beta=2` there; a Rust `f64` has
+//! no int form, and a port passes floats.
 
 mod activation;
 mod conv;
@@ -27,15 +35,22 @@ pub mod functional;
 mod linear;
 mod norm;
 mod pool;
+mod prelu;
+mod softmax;
 pub mod utils;
 
-pub use activation::{Flatten, Identity, ReLU, GELU};
+pub use activation::{
+    Flatten, Hardsigmoid, Hardswish, Identity, LeakyReLU, Mish, ReLU, ReLU6, SiLU, Sigmoid,
+    Softplus, Tanh, ELU, GELU,
+};
 pub use conv::Conv2d;
 pub use dropout::Dropout;
 pub use embedding::Embedding;
 pub use linear::Linear;
 pub use norm::{BatchNorm1d, BatchNorm2d, LayerNorm};
 pub use pool::{AdaptiveAvgPool2d, MaxPool2d};
+pub use prelu::PReLU;
+pub use softmax::{LogSoftmax, Softmax};
 pub use utils::{clip_grad_norm_, clip_grad_value_, ClipGradError};
 
 use candle_core::{DType, Device, Tensor};
@@ -90,6 +105,10 @@ impl Factory {
 
     pub(crate) fn ones(&self, shape: &[usize]) -> candle_core::Result<Tensor> {
         Tensor::ones(shape, self.dtype, &self.device)
+    }
+
+    pub(crate) fn full(&self, shape: &[usize], value: f64) -> candle_core::Result<Tensor> {
+        Tensor::full(value, shape, &self.device)?.to_dtype(self.dtype)
     }
 
     pub(crate) fn zeros(&self, shape: &[usize]) -> candle_core::Result<Tensor> {
