@@ -159,3 +159,28 @@ fn initialisation_follows_pytorchs_bounds_and_defaults() {
         "BatchNorm1d(4, eps=0.001, momentum=0.01, affine=False, bias=False, track_running_stats=False)"
     );
 }
+
+#[test]
+fn embedding_padding_idx_starts_at_zero_and_gets_no_gradient() {
+    let wte = Embedding::new(5, 3).unwrap().padding_idx(1).unwrap();
+    assert_eq!(wte.repr(), "Embedding(5, 3, padding_idx=1)");
+    let ids = Tensor::new(&[1u32, 2, 1, 0, 2], &candle_core::Device::Cpu).unwrap();
+    let y = wte.call(ids).unwrap();
+    assert_eq!(y.get(0).unwrap().to_vec1::<f32>().unwrap(), [0.0; 3]);
+    let grads = y.sum_all().unwrap().backward().unwrap();
+    let grad = grads
+        .get(&wte.weight.tensor())
+        .unwrap()
+        .to_vec2::<f32>()
+        .unwrap();
+    // PyTorch: each row's gradient counts its ids, except the padding row's, which stays 0.
+    assert_eq!(grad, [[1.0; 3], [0.0; 3], [2.0; 3], [0.0; 3], [0.0; 3]]);
+    assert_eq!(
+        Embedding::new(5, 3)
+            .unwrap()
+            .padding_idx(-6)
+            .unwrap_err()
+            .to_string(),
+        "Padding_idx must be within num_embeddings"
+    );
+}

@@ -10,6 +10,9 @@ use crate::{Forward, ForwardResult, ModuleCore, Parameter};
 /// `weight` initialised from N(0, 1). Called with integer ids of any shape; returns the ids'
 /// shape plus `embedding_dim`.
 ///
+/// [`padding_idx`](Embedding::padding_idx) is PyTorch's `padding_idx=`: that row starts at zero
+/// and gets no gradient.
+///
 /// ```
 /// use modcore::nn::Embedding;
 /// use modcore::{Module, ModuleHooks};
@@ -25,6 +28,9 @@ pub struct Embedding {
     core: ModuleCore,
     /// (num_embeddings, embedding_dim).
     pub weight: Parameter<Tensor>,
+    /// The row that gets no gradient, counted from 0.
+    #[module(skip)]
+    padding_idx: Option<usize>,
 }
 
 impl Embedding {
@@ -43,12 +49,55 @@ impl Embedding {
         Ok(Embedding {
             core: ModuleCore::new(),
             weight: Parameter::new(weight),
+            padding_idx: None,
+        })
+    }
+
+    /// PyTorch's `padding_idx=`: row `padding_idx` (negative counts from the end) is zeroed and
+    /// gets no gradient from then on. Fails with PyTorch's message if it is out of range.
+    ///
+    /// ```
+    /// use modcore::nn::Embedding;
+    /// use modcore::Module;
+    /// let wte = Embedding::new(10, 4)?.padding_idx(-1)?;
+    /// assert_eq!(wte.repr(), "Embedding(10, 4, padding_idx=9)");
+    /// assert_eq!(wte.weight.tensor().get(9)?.to_vec1::<f32>()?, [0.0; 4]);
+    /// assert!(Embedding::new(10, 4)?.padding_idx(10).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    /// ```
+    pub fn padding_idx(self, padding_idx: isize) -> candle_core::Result<Self> {
+        let rows = self.weight.shape()[0];
+        let index = if padding_idx < 0 {
+            rows as isize + padding_idx
+        } else {
+            padding_idx
+        };
+        let index = usize::try_from(index)
+            .ok()
+            .filter(|&i| i < rows)
+            .ok_or_else(|| {
+                candle_core::Error::Msg("Padding_idx must be within num_embeddings".to_owned())
+            })?;
+        let weight = self.weight.tensor();
+        let keep = Tensor::arange(0u32, rows as u32, weight.device())?
+            .ne(index as u32)?
+            .unsqueeze(1)?;
+        let zeroed = keep
+            .broadcast_as(weight.shape())?
+            .where_cond(&weight, &weight.zeros_like()?)?;
+        self.weight.set_tensor(zeroed.detach());
+        Ok(Embedding {
+            padding_idx: Some(index),
+            ..self
         })
     }
 
     fn describe(&self) -> String {
         let shape = self.weight.shape();
-        format!("{}, {}", shape[0], shape[1])
+        match self.padding_idx {
+            Some(p) => format!("{}, {}, padding_idx={p}", shape[0], shape[1]),
+            None => format!("{}, {}", shape[0], shape[1]),
+        }
     }
 }
 
@@ -66,6 +115,13 @@ impl Forward<Tensor, Tensor> for Embedding {
         };
         let weight = self.weight.tensor();
         shape.push(weight.dim(1)?);
-        Ok(weight.index_select(&ids, 0)?.reshape(shape)?)
+        let mut rows = weight.index_select(&ids, 0)?;
+        if let Some(p) = self.padding_idx {
+            // The padding rows' values, detached: no gradient reaches that row of the table.
+            let padding = ids.to_dtype(DType::U32)?.eq(p as u32)?.unsqueeze(1)?;
+            let padding = padding.broadcast_as(rows.shape())?;
+            rows = padding.where_cond(&rows.detach(), &rows)?;
+        }
+        Ok(rows.reshape(shape)?)
     }
 }
