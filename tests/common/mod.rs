@@ -186,6 +186,38 @@ impl Fixture {
         assert!(keys.is_empty(), "{name}: {keys}");
     }
 
+    /// Loads case `name` (its parameters strictly), runs its input, and compares the output,
+    /// the gradients of `sum(layer(x) * g)` for the input and every parameter (within 1e-5),
+    /// and the printed layer with PyTorch's.
+    pub fn check_with_grads<M>(&self, name: &str, mut layer: M)
+    where
+        M: Module<candle_core::Tensor>
+            + Forward<candle_core::Tensor, candle_core::Tensor, Output = candle_core::Tensor>,
+    {
+        use modcore::ModuleHooks;
+        self.load_case(name, &mut layer);
+        assert_eq!(layer.repr(), self.reprs[name], "{name}: repr");
+
+        let x = candle_core::Var::from_tensor(&self.get(&format!("{name}:in"))).unwrap();
+        let y = layer.call(x.as_tensor().clone()).unwrap();
+        let diff = max_abs_diff(&y, &self.get(&format!("{name}:out")));
+        assert!(diff <= 1e-5, "{name}: output differs by {diff}");
+
+        let loss = (&y * self.get(&format!("{name}:g")))
+            .unwrap()
+            .sum_all()
+            .unwrap();
+        let grads = loss.backward().unwrap();
+        let dx = grads.get(x.as_tensor()).expect("the input has a gradient");
+        let diff = max_abs_diff(dx, &self.get(&format!("{name}:dx")));
+        assert!(diff <= 1e-5, "{name}: input gradient differs by {diff}");
+        for (key, p) in layer.named_parameters() {
+            let grad = grads.get(&p.tensor()).expect("a parameter gradient");
+            let diff = max_abs_diff(grad, &self.get(&format!("{name}:d.{key}")));
+            assert!(diff <= 1e-5, "{name}: gradient of {key} differs by {diff}");
+        }
+    }
+
     /// The entries under `prefix`, with the prefix taken off.
     pub fn sub(&self, prefix: &str) -> modcore::StateDict<candle_core::Tensor> {
         self.tensors

@@ -9,6 +9,8 @@
 //! | [`Conv2d`] | `weight` (out, in/groups, kh, kw), `bias` | stride, padding, dilation, groups |
 //! | [`BatchNorm1d`], [`BatchNorm2d`] | `weight`, `bias`, `running_mean`, `running_var`, `num_batches_tracked` | version 2; batch statistics in training, running ones in eval |
 //! | [`LayerNorm`] | `weight`, `bias` | |
+//! | [`GroupNorm`] | `weight`, `bias` (num_channels,) | groups of channels |
+//! | [`RMSNorm`] | `weight` | `eps=None` is the dtype's machine epsilon |
 //! | [`Embedding`] | `weight` (num, dim) | takes `u32`/`i64` ids |
 //! | [`Dropout`] | | identity in eval |
 //! | [`PReLU`] | `weight` (num_parameters,) | one slope per channel (dim 1) or one for all |
@@ -47,7 +49,7 @@ pub use conv::Conv2d;
 pub use dropout::Dropout;
 pub use embedding::Embedding;
 pub use linear::Linear;
-pub use norm::{BatchNorm1d, BatchNorm2d, LayerNorm};
+pub use norm::{BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm, RMSNorm};
 pub use pool::{AdaptiveAvgPool2d, MaxPool2d};
 pub use prelu::PReLU;
 pub use softmax::{LogSoftmax, Softmax};

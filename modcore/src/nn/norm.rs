@@ -1,4 +1,5 @@
-//! Normalisation: [`BatchNorm1d`], [`BatchNorm2d`] and [`LayerNorm`].
+//! Normalisation: [`BatchNorm1d`], [`BatchNorm2d`], [`LayerNorm`], [`GroupNorm`] and
+//! [`RMSNorm`].
 
 use candle_core::{DType, Tensor};
 
@@ -253,14 +254,12 @@ impl LayerNorm {
         elementwise_affine: bool,
         factory: &Factory,
     ) -> candle_core::Result<Self> {
-        let (weight, bias) = if elementwise_affine {
-            (
-                Some(Parameter::new(factory.ones(normalized_shape)?)),
-                Some(Parameter::new(factory.zeros(normalized_shape)?)),
-            )
-        } else {
-            (None, None)
-        };
+        let (weight, bias) = affine_parameters(
+            normalized_shape,
+            elementwise_affine,
+            elementwise_affine,
+            factory,
+        )?;
         Ok(LayerNorm {
             core: ModuleCore::new(),
             weight,
@@ -296,6 +295,222 @@ impl Forward<Tensor, Tensor> for LayerNorm {
         }
         if let Some(b) = &self.bias {
             y = y.broadcast_add(&b.tensor())?;
+        }
+        Ok(y)
+    }
+}
+
+/// An optional `weight` and `bias`.
+type Affine = (Option<Parameter<Tensor>>, Option<Parameter<Tensor>>);
+
+/// `weight` and `bias` of `shape` (ones and zeros) where asked for.
+fn affine_parameters(
+    shape: &[usize],
+    weight: bool,
+    bias: bool,
+    factory: &Factory,
+) -> candle_core::Result<Affine> {
+    let weight = weight
+        .then(|| factory.ones(shape).map(Parameter::new))
+        .transpose()?;
+    let bias = bias
+        .then(|| factory.zeros(shape).map(Parameter::new))
+        .transpose()?;
+    Ok((weight, bias))
+}
+
+/// PyTorch's `nn.GroupNorm(num_groups, num_channels, eps=1e-05, affine=True, bias=True)`: each
+/// sample's channels split into `num_groups` groups, each normalised over its channels and
+/// positions (biased variance), then scaled and shifted per channel.
+///
+/// ```
+/// use modcore::nn::GroupNorm;
+/// use modcore::Module;
+/// let gn = GroupNorm::new(2, 4)?;
+/// assert_eq!(gn.repr(), "GroupNorm(2, 4, eps=1e-05, affine=True, bias=True)");
+/// assert!(GroupNorm::new(3, 4).is_err());
+/// # Ok::<(), candle_core::Error>(())
+/// ```
+#[derive(crate::Module)]
+#[module(crate = crate, extra_repr = GroupNorm::describe)]
+pub struct GroupNorm {
+    core: ModuleCore,
+    /// γ, (num_channels,).
+    pub weight: Option<Parameter<Tensor>>,
+    /// β, (num_channels,).
+    pub bias: Option<Parameter<Tensor>>,
+    #[module(skip)]
+    num_groups: usize,
+    #[module(skip)]
+    num_channels: usize,
+    #[module(skip)]
+    eps: f64,
+}
+
+impl GroupNorm {
+    /// PyTorch's defaults, on the CPU in float32.
+    pub fn new(num_groups: usize, num_channels: usize) -> candle_core::Result<Self> {
+        Self::with_options(
+            num_groups,
+            num_channels,
+            1e-5,
+            true,
+            true,
+            &Factory::default(),
+        )
+    }
+
+    /// Every argument of PyTorch's constructor (`bias` counts only with `affine`), `device` and
+    /// `dtype` in `factory`. Fails with PyTorch's message if the channels do not split evenly.
+    pub fn with_options(
+        num_groups: usize,
+        num_channels: usize,
+        eps: f64,
+        affine: bool,
+        bias: bool,
+        factory: &Factory,
+    ) -> candle_core::Result<Self> {
+        if num_groups == 0 || num_channels % num_groups != 0 {
+            return Err(candle_core::Error::Msg(
+                "num_channels must be divisible by num_groups".to_owned(),
+            ));
+        }
+        let (weight, bias) = affine_parameters(&[num_channels], affine, affine && bias, factory)?;
+        Ok(GroupNorm {
+            core: ModuleCore::new(),
+            weight,
+            bias,
+            num_groups,
+            num_channels,
+            eps,
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{}, {}, eps={}, affine={}, bias={}",
+            self.num_groups,
+            self.num_channels,
+            py_float(self.eps),
+            py_bool(self.weight.is_some()),
+            py_bool(self.bias.is_some())
+        )
+    }
+}
+
+/// `p` shaped `(C, 1, …)` to broadcast over dimension 1 of a tensor of `rank`.
+fn per_channel(p: &Parameter<Tensor>, rank: usize) -> candle_core::Result<Tensor> {
+    let t = p.tensor();
+    let mut shape = vec![t.elem_count()];
+    shape.resize(rank.max(2) - 1, 1);
+    t.reshape(shape)
+}
+
+impl Forward<Tensor, Tensor> for GroupNorm {
+    type Output = Tensor;
+
+    fn forward(&self, x: Tensor) -> ForwardResult<Tensor> {
+        let dims = x.dims().to_vec();
+        if dims.len() < 2 || dims[1] != self.num_channels {
+            return Err(format!(
+                "GroupNorm({}, {}) expects (N, {}, …) input, got {dims:?}",
+                self.num_groups, self.num_channels, self.num_channels
+            )
+            .into());
+        }
+        let grouped = x.reshape((dims[0], self.num_groups, ()))?;
+        let mean = grouped.mean_keepdim(2)?;
+        let centered = grouped.broadcast_sub(&mean)?;
+        let var = centered.sqr()?.mean_keepdim(2)?;
+        let mut y = centered
+            .broadcast_div(&(var + self.eps)?.sqrt()?)?
+            .reshape(dims.as_slice())?;
+        if let Some(w) = &self.weight {
+            y = y.broadcast_mul(&per_channel(w, dims.len())?)?;
+        }
+        if let Some(b) = &self.bias {
+            y = y.broadcast_add(&per_channel(b, dims.len())?)?;
+        }
+        Ok(y)
+    }
+}
+
+/// PyTorch's `nn.RMSNorm(normalized_shape, eps=None, elementwise_affine=True)`: `x / sqrt(mean(x²)
+/// + eps) * weight` over the last dimensions; with `eps` `None`, the machine epsilon of the
+/// input's dtype (`torch.finfo(x.dtype).eps`).
+///
+/// ```
+/// use modcore::nn::RMSNorm;
+/// use modcore::Module;
+/// let norm = RMSNorm::new(4)?;
+/// assert_eq!(norm.repr(), "RMSNorm((4,), eps=None, elementwise_affine=True)");
+/// # Ok::<(), candle_core::Error>(())
+/// ```
+#[derive(crate::Module)]
+#[module(crate = crate, extra_repr = RMSNorm::describe)]
+pub struct RMSNorm {
+    core: ModuleCore,
+    /// The scale, of `normalized_shape`.
+    pub weight: Option<Parameter<Tensor>>,
+    #[module(skip)]
+    normalized_shape: Vec<usize>,
+    #[module(skip)]
+    eps: Option<f64>,
+}
+
+impl RMSNorm {
+    /// PyTorch's defaults over a last dimension of `size`, on the CPU in float32.
+    pub fn new(size: usize) -> candle_core::Result<Self> {
+        Self::with_options(&[size], None, true, &Factory::default())
+    }
+
+    /// Every argument of PyTorch's constructor, `device` and `dtype` in `factory`.
+    pub fn with_options(
+        normalized_shape: &[usize],
+        eps: Option<f64>,
+        elementwise_affine: bool,
+        factory: &Factory,
+    ) -> candle_core::Result<Self> {
+        let (weight, _) = affine_parameters(normalized_shape, elementwise_affine, false, factory)?;
+        Ok(RMSNorm {
+            core: ModuleCore::new(),
+            weight,
+            normalized_shape: normalized_shape.to_vec(),
+            eps,
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{}, eps={}, elementwise_affine={}",
+            py_tuple(&self.normalized_shape),
+            self.eps.map_or_else(|| "None".to_owned(), py_float),
+            py_bool(self.weight.is_some())
+        )
+    }
+}
+
+/// `torch.finfo(dtype).eps`.
+fn machine_epsilon(dtype: DType) -> f64 {
+    match dtype {
+        DType::F64 => f64::EPSILON,
+        DType::F16 => 0.0009765625,
+        DType::BF16 => 0.0078125,
+        _ => f64::from(f32::EPSILON),
+    }
+}
+
+impl Forward<Tensor, Tensor> for RMSNorm {
+    type Output = Tensor;
+
+    fn forward(&self, x: Tensor) -> ForwardResult<Tensor> {
+        let rank = x.rank();
+        let dims: Vec<usize> = (rank.saturating_sub(self.normalized_shape.len())..rank).collect();
+        let eps = self.eps.unwrap_or_else(|| machine_epsilon(x.dtype()));
+        let rms = (x.sqr()?.mean_keepdim(dims)? + eps)?.sqrt()?;
+        let mut y = x.broadcast_div(&rms)?;
+        if let Some(w) = &self.weight {
+            y = y.broadcast_mul(&w.tensor())?;
         }
         Ok(y)
     }

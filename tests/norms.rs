@@ -1,0 +1,41 @@
+//! GroupNorm and RMSNorm against PyTorch (`tests/fixtures/make_norms.py`): output, input and
+//! parameter gradients, and print.
+
+mod common;
+use common::Fixture;
+
+use modcore::nn::{Factory, GroupNorm, RMSNorm};
+
+#[test]
+fn group_norm_matches_pytorch() {
+    let f = Fixture::load("norms");
+    let factory = Factory::default();
+    f.check_with_grads("group_norm", GroupNorm::new(2, 4).unwrap());
+    f.check_with_grads(
+        "group_norm_2d",
+        GroupNorm::with_options(3, 6, 1e-3, true, true, &factory).unwrap(),
+    );
+    f.check_with_grads(
+        "group_norm_plain",
+        GroupNorm::with_options(1, 4, 1e-5, false, false, &factory).unwrap(),
+    );
+    assert_eq!(
+        GroupNorm::new(3, 4).err().unwrap().to_string(),
+        "num_channels must be divisible by num_groups"
+    );
+}
+
+#[test]
+fn rms_norm_matches_pytorch_with_and_without_eps() {
+    let f = Fixture::load("norms");
+    let factory = Factory::default();
+    f.check_with_grads("rms_norm", RMSNorm::new(4).unwrap());
+    f.check_with_grads(
+        "rms_norm_eps",
+        RMSNorm::with_options(&[3, 4], Some(1e-5), true, &factory).unwrap(),
+    );
+    f.check_with_grads(
+        "rms_norm_plain",
+        RMSNorm::with_options(&[4], None, false, &factory).unwrap(),
+    );
+}
