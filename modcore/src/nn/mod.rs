@@ -17,7 +17,7 @@
 //! | [`ReLU`], [`ReLU6`], [`GELU`], [`SiLU`], [`Tanh`], [`Sigmoid`], [`LeakyReLU`], [`ELU`], [`Hardswish`], [`Hardsigmoid`], [`Mish`], [`Softplus`] | | PyTorch's gradients at the kinks |
 //! | [`Softmax`], [`LogSoftmax`] | | `dim` may be negative |
 //! | [`Identity`], [`Flatten`] | | |
-//! | [`MaxPool2d`], [`AdaptiveAvgPool2d`] | | |
+//! | [`MaxPool2d`], [`AvgPool2d`], [`AdaptiveAvgPool1d`], [`AdaptiveAvgPool2d`] | | exact gradients for overlapping windows |
 //!
 //! Every layer with parameters takes PyTorch's `device=` and `dtype=` as a [`Factory`], the last
 //! argument of its `with_options`; `new` builds on the CPU in float32. [`clip_grad_norm_`] and
@@ -50,7 +50,7 @@ pub use dropout::Dropout;
 pub use embedding::Embedding;
 pub use linear::Linear;
 pub use norm::{BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm, RMSNorm};
-pub use pool::{AdaptiveAvgPool2d, MaxPool2d};
+pub use pool::{AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};
 pub use prelu::PReLU;
 pub use softmax::{LogSoftmax, Softmax};
 pub use utils::{clip_grad_norm_, clip_grad_value_, ClipGradError};
