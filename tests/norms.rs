@@ -1,10 +1,10 @@
-//! GroupNorm and RMSNorm against PyTorch (`tests/fixtures/make_norms.py`): output, input and
+//! GroupNorm, InstanceNorm2d and RMSNorm against PyTorch (`tests/fixtures/make_norms.py`): output, input and
 //! parameter gradients, and print.
 
 mod common;
 use common::Fixture;
 
-use modcore::nn::{Factory, GroupNorm, RMSNorm};
+use modcore::nn::{Factory, GroupNorm, InstanceNorm2d, RMSNorm};
 
 #[test]
 fn group_norm_matches_pytorch() {
@@ -37,5 +37,16 @@ fn rms_norm_matches_pytorch_with_and_without_eps() {
     f.check_with_grads(
         "rms_norm_plain",
         RMSNorm::with_options(&[4], None, false, &factory).unwrap(),
+    );
+}
+
+#[test]
+fn instance_norm_matches_pytorch_with_and_without_affine() {
+    let f = Fixture::load("norms");
+    f.check_with_grads("instance_norm", InstanceNorm2d::new(3).unwrap());
+    let factory = Factory::default();
+    f.check_with_grads(
+        "instance_norm_affine",
+        InstanceNorm2d::with_options(3, 1e-3, 0.1, true, &factory).unwrap(),
     );
 }

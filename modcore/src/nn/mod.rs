@@ -10,6 +10,7 @@
 //! | [`BatchNorm1d`], [`BatchNorm2d`] | `weight`, `bias`, `running_mean`, `running_var`, `num_batches_tracked` | version 2; batch statistics in training, running ones in eval |
 //! | [`LayerNorm`] | `weight`, `bias` | |
 //! | [`GroupNorm`] | `weight`, `bias` (num_channels,) | groups of channels |
+//! | [`InstanceNorm2d`] | `weight`, `bias` with `affine` | no running statistics |
 //! | [`RMSNorm`] | `weight` | `eps=None` is the dtype's machine epsilon |
 //! | [`Embedding`] | `weight` (num, dim) | takes `u32`/`i64` ids |
 //! | [`Dropout`] | | identity in eval |
@@ -49,7 +50,7 @@ pub use conv::Conv2d;
 pub use dropout::Dropout;
 pub use embedding::Embedding;
 pub use linear::Linear;
-pub use norm::{BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm, RMSNorm};
+pub use norm::{BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d, LayerNorm, RMSNorm};
 pub use pool::{AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};
 pub use prelu::PReLU;
 pub use softmax::{LogSoftmax, Softmax};

@@ -1,5 +1,5 @@
-//! Normalisation: [`BatchNorm1d`], [`BatchNorm2d`], [`LayerNorm`], [`GroupNorm`] and
-//! [`RMSNorm`].
+//! Normalisation: [`BatchNorm1d`], [`BatchNorm2d`], [`LayerNorm`], [`GroupNorm`],
+//! [`InstanceNorm2d`] and [`RMSNorm`].
 
 use candle_core::{DType, Tensor};
 
@@ -406,32 +406,124 @@ fn per_channel(p: &Parameter<Tensor>, rank: usize) -> candle_core::Result<Tensor
     t.reshape(shape)
 }
 
+/// `x` (N, C, …) normalised within each of `groups` groups of channels per sample (biased
+/// variance), then scaled and shifted per channel.
+fn group_normalise(
+    x: &Tensor,
+    groups: usize,
+    eps: f64,
+    (weight, bias): (&Option<Parameter<Tensor>>, &Option<Parameter<Tensor>>),
+) -> candle_core::Result<Tensor> {
+    let dims = x.dims().to_vec();
+    let grouped = x.reshape((dims[0], groups, ()))?;
+    let mean = grouped.mean_keepdim(2)?;
+    let centered = grouped.broadcast_sub(&mean)?;
+    let var = centered.sqr()?.mean_keepdim(2)?;
+    let mut y = centered
+        .broadcast_div(&(var + eps)?.sqrt()?)?
+        .reshape(dims.as_slice())?;
+    if let Some(w) = weight {
+        y = y.broadcast_mul(&per_channel(w, dims.len())?)?;
+    }
+    if let Some(b) = bias {
+        y = y.broadcast_add(&per_channel(b, dims.len())?)?;
+    }
+    Ok(y)
+}
+
+/// Refuses an input that is not (N, `channels`, …).
+fn expect_channels(layer: &str, x: &Tensor, channels: usize) -> ForwardResult<()> {
+    let dims = x.dims();
+    if dims.len() < 2 || dims[1] != channels {
+        return Err(format!("{layer} expects (N, {channels}, …) input, got {dims:?}").into());
+    }
+    Ok(())
+}
+
 impl Forward<Tensor, Tensor> for GroupNorm {
     type Output = Tensor;
 
     fn forward(&self, x: Tensor) -> ForwardResult<Tensor> {
-        let dims = x.dims().to_vec();
-        if dims.len() < 2 || dims[1] != self.num_channels {
-            return Err(format!(
-                "GroupNorm({}, {}) expects (N, {}, …) input, got {dims:?}",
-                self.num_groups, self.num_channels, self.num_channels
-            )
-            .into());
-        }
-        let grouped = x.reshape((dims[0], self.num_groups, ()))?;
-        let mean = grouped.mean_keepdim(2)?;
-        let centered = grouped.broadcast_sub(&mean)?;
-        let var = centered.sqr()?.mean_keepdim(2)?;
-        let mut y = centered
-            .broadcast_div(&(var + self.eps)?.sqrt()?)?
-            .reshape(dims.as_slice())?;
-        if let Some(w) = &self.weight {
-            y = y.broadcast_mul(&per_channel(w, dims.len())?)?;
-        }
-        if let Some(b) = &self.bias {
-            y = y.broadcast_add(&per_channel(b, dims.len())?)?;
-        }
-        Ok(y)
+        let name = format!("GroupNorm({}, {})", self.num_groups, self.num_channels);
+        expect_channels(&name, &x, self.num_channels)?;
+        let affine = (&self.weight, &self.bias);
+        Ok(group_normalise(&x, self.num_groups, self.eps, affine)?)
+    }
+}
+
+/// PyTorch's `nn.InstanceNorm2d(num_features, eps=1e-05, momentum=0.1, affine=False,
+/// track_running_stats=False)`: each sample's channels normalised over their positions, in
+/// training and eval alike. (`track_running_stats=True` is not offered.)
+///
+/// ```
+/// use modcore::nn::InstanceNorm2d;
+/// use modcore::Module;
+/// let norm = InstanceNorm2d::new(3)?;
+/// assert_eq!(norm.repr(), "InstanceNorm2d(3, eps=1e-05, momentum=0.1, affine=False, bias=False, track_running_stats=False)");
+/// # Ok::<(), candle_core::Error>(())
+/// ```
+#[derive(crate::Module)]
+#[module(crate = crate, extra_repr = InstanceNorm2d::describe)]
+pub struct InstanceNorm2d {
+    core: ModuleCore,
+    /// γ, (num_features,), with `affine`.
+    pub weight: Option<Parameter<Tensor>>,
+    /// β, (num_features,), with `affine`.
+    pub bias: Option<Parameter<Tensor>>,
+    #[module(skip)]
+    num_features: usize,
+    #[module(skip)]
+    eps: f64,
+    #[module(skip)]
+    momentum: f64,
+}
+
+impl InstanceNorm2d {
+    /// PyTorch's defaults (no affine parameters), on the CPU in float32.
+    pub fn new(num_features: usize) -> candle_core::Result<Self> {
+        Self::with_options(num_features, 1e-5, 0.1, false, &Factory::default())
+    }
+
+    /// Every argument of PyTorch's constructor but `track_running_stats`, `device` and `dtype`
+    /// in `factory` (`momentum` is printed; it would only move running statistics).
+    pub fn with_options(
+        num_features: usize,
+        eps: f64,
+        momentum: f64,
+        affine: bool,
+        factory: &Factory,
+    ) -> candle_core::Result<Self> {
+        let (weight, bias) = affine_parameters(&[num_features], affine, affine, factory)?;
+        Ok(InstanceNorm2d {
+            core: ModuleCore::new(),
+            weight,
+            bias,
+            num_features,
+            eps,
+            momentum,
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{}, eps={}, momentum={}, affine={}, bias={}, track_running_stats=False",
+            self.num_features,
+            py_float(self.eps),
+            py_float(self.momentum),
+            py_bool(self.weight.is_some()),
+            py_bool(self.bias.is_some())
+        )
+    }
+}
+
+impl Forward<Tensor, Tensor> for InstanceNorm2d {
+    type Output = Tensor;
+
+    fn forward(&self, x: Tensor) -> ForwardResult<Tensor> {
+        let name = format!("InstanceNorm2d({})", self.num_features);
+        expect_channels(&name, &x, self.num_features)?;
+        let affine = (&self.weight, &self.bias);
+        Ok(group_normalise(&x, self.num_features, self.eps, affine)?)
     }
 }
 
