@@ -24,3 +24,20 @@ fn adaptive_average_pooling_in_one_dimension_matches_pytorch() {
     f.check_with_grads("adaptive1d_3", AdaptiveAvgPool1d::new(3));
     f.check_with_grads("adaptive1d_4", AdaptiveAvgPool1d::new(4));
 }
+
+#[test]
+fn a_zero_stride_or_kernel_is_an_error() {
+    use modcore::Forward;
+    let x = candle_core::Tensor::zeros(
+        (1, 1, 4, 4),
+        candle_core::DType::F32,
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+    let e = AvgPool2d::new(2, 0, 0).forward(x.clone()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "AvgPool2d: kernel_size (2) and stride (0) must be greater than zero"
+    );
+    assert!(MaxPool2d::new(0, 1, 0).forward(x).is_err());
+}

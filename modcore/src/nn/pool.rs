@@ -65,6 +65,9 @@ fn pad_with(
 /// (candle's own pooling kernels have no gradient for overlapping windows).
 fn windows(x: &Tensor, k: usize, s: usize, pad: usize, value: f32) -> ForwardResult<Tensor> {
     let (n, c, h, w) = x.dims4()?;
+    if k == 0 || s == 0 {
+        return Err(format!("kernel_size ({k}) and stride ({s}) must be greater than zero").into());
+    }
     let (h, w) = (h + 2 * pad, w + 2 * pad);
     if h < k || w < k {
         return Err(format!("input {h}x{w} (padded) is smaller than the kernel {k}").into());
