@@ -18,6 +18,7 @@
 //! | [`ReLU`], [`ReLU6`], [`GELU`], [`SiLU`], [`Tanh`], [`Sigmoid`], [`LeakyReLU`], [`ELU`], [`Hardswish`], [`Hardsigmoid`], [`Mish`], [`Softplus`] | | PyTorch's gradients at the kinks |
 //! | [`Softmax`], [`LogSoftmax`] | | `dim` may be negative |
 //! | [`Identity`], [`Flatten`] | | |
+//! | [`MSELoss`], [`L1Loss`], [`SmoothL1Loss`], [`BCEWithLogitsLoss`], [`NLLLoss`], [`CrossEntropyLoss`] | `weight`, `pos_weight` buffers where given | called with `(input, target)`; [`functional`] has each as a function |
 //! | [`MaxPool2d`], [`AvgPool2d`], [`AdaptiveAvgPool1d`], [`AdaptiveAvgPool2d`] | | exact gradients for overlapping windows |
 //!
 //! Every layer with parameters takes PyTorch's `device=` and `dtype=` as a [`Factory`], the last
@@ -36,6 +37,7 @@ mod dropout;
 mod embedding;
 pub mod functional;
 mod linear;
+mod loss;
 mod norm;
 mod pool;
 mod prelu;
@@ -50,6 +52,7 @@ pub use conv::Conv2d;
 pub use dropout::Dropout;
 pub use embedding::Embedding;
 pub use linear::Linear;
+pub use loss::{BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss, SmoothL1Loss};
 pub use norm::{BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d, LayerNorm, RMSNorm};
 pub use pool::{AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};
 pub use prelu::PReLU;
