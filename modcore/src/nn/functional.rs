@@ -98,9 +98,10 @@ fn abs(x: &Tensor) -> candle_core::Result<Tensor> {
 /// ```
 /// use candle_core::{Device, Tensor};
 /// use modcore::nn::functional::{mse_loss, Reduction};
-/// let x = Tensor::new(&[1f32, 2., 4.], &Device::Cpu)?;
-/// let y = Tensor::new(&[1f32, 0., 0.], &Device::Cpu)?;
-/// assert_eq!(mse_loss(&x, &y, Reduction::Mean)?.to_scalar::<f32>()?, 20.0 / 3.0);
+/// let x = Tensor::new(&[1f32, 2., 4., 3.], &Device::Cpu)?;
+/// let y = Tensor::new(&[1f32, 0., 0., 3.], &Device::Cpu)?;
+/// assert_eq!(mse_loss(&x, &y, Reduction::Mean)?.to_scalar::<f32>()?, 5.0);
+/// assert_eq!(mse_loss(&x, &y, Reduction::Sum)?.to_scalar::<f32>()?, 20.0);
 /// # Ok::<(), candle_core::Error>(())
 /// ```
 pub fn mse_loss(
