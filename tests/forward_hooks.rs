@@ -3,7 +3,7 @@
 //! (their own process).
 
 mod common;
-use common::AddOne;
+use common::{AddOne, PanicsOnDrop};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 
@@ -560,15 +560,6 @@ fn a_type_erased_hook_sees_kwargs_only_when_registered_with_kwargs() {
             "with_kwargs=true bias=Some(2.0) unit=false"
         ]
     );
-}
-
-/// A value whose drop panics, as a hook's captured state might.
-struct PanicsOnDrop;
-
-impl Drop for PanicsOnDrop {
-    fn drop(&mut self) {
-        panic!("drop failed");
-    }
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! hooks' guards and hooks whose captured state panics when dropped. Every call count is exact.
 
 mod common;
-use common::AddOne;
+use common::{AddOne, PanicsOnDrop};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -12,15 +12,6 @@ use modcore::{HookOptions, Module, ModuleHooks};
 const CALLERS: usize = 2;
 const CALLS: usize = 100_000;
 const CHURNS: usize = 20_000;
-
-/// A value whose drop panics, as a hook's captured state might.
-struct PanicsOnDrop;
-
-impl Drop for PanicsOnDrop {
-    fn drop(&mut self) {
-        panic!("drop failed (expected: the stress test's hook state)");
-    }
-}
 
 #[test]
 fn calls_registrations_and_removals_from_many_threads_keep_exact_counts() {

@@ -226,3 +226,12 @@ impl Fixture {
             .collect()
     }
 }
+
+/// A value whose drop panics, as a hook's captured state might.
+pub struct PanicsOnDrop;
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("drop failed (expected: a test's hook state)");
+    }
+}

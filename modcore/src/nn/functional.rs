@@ -253,13 +253,13 @@ pub fn cross_entropy_with(
     options: &ClassLossOptions,
 ) -> candle_core::Result<Tensor> {
     let log_probs = log_softmax(logits, -1)?;
-    let nll = nll_loss_with(&log_probs, target, options)?;
+    let (picked, weights, kept) = picked_log_probs(&log_probs, target, options)?;
+    let nll = weighted_reduce(picked.mul(&weights)?.neg()?, &weights, options.reduction)?;
     let eps = options.label_smoothing;
     if eps == 0.0 {
         return Ok(nll);
     }
     let classes = log_probs.dim(1)?;
-    let (_, weights, kept) = picked_log_probs(&log_probs, target, options)?;
     let per_class = match &options.weight {
         Some(w) => log_probs.broadcast_mul(&w.to_dtype(log_probs.dtype())?.unsqueeze(0)?)?,
         None => log_probs.clone(),
