@@ -1,6 +1,10 @@
-//! `torch.nn.functional`: softmax, log-softmax and the losses training needs.
+//! `torch.nn.functional`: convolutions, interpolation, softmax, log-softmax and the losses
+//! training needs.
 
 use candle_core::{DType, Tensor};
+
+pub use super::convolution::{conv1d, conv2d, conv_transpose1d, conv_transpose2d};
+pub use super::upsample::interpolate;
 
 /// PyTorch's `F.cross_entropy(logits, target)` with class indices and the mean over the batch:
 /// `logits` `(N, C)`, `target` `(N,)` integer classes. Computed as PyTorch does, through a

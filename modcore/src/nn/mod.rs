@@ -6,7 +6,9 @@
 //! | layer | parameters / buffers | notes |
 //! |---|---|---|
 //! | [`Linear`] | `weight` (out, in), `bias` | kaiming-uniform init, as PyTorch |
-//! | [`Conv2d`] | `weight` (out, in/groups, kh, kw), `bias` | stride, padding, dilation, groups |
+//! | [`Conv1d`], [`Conv2d`] | `weight` (out, in/groups, k…), `bias` | stride, padding, dilation (per dimension), groups |
+//! | [`ConvTranspose1d`], [`ConvTranspose2d`] | `weight` (in, out/groups, k…), `bias` | output_padding, groups, dilation |
+//! | [`Upsample`] | | nearest, linear, bilinear; `size` or `scale_factor` |
 //! | [`BatchNorm1d`], [`BatchNorm2d`] | `weight`, `bias`, `running_mean`, `running_var`, `num_batches_tracked` | version 2; batch statistics in training, running ones in eval |
 //! | [`LayerNorm`] | `weight`, `bias` | |
 //! | [`GroupNorm`] | `weight`, `bias` (num_channels,) | groups of channels |
@@ -33,6 +35,8 @@
 
 mod activation;
 mod conv;
+mod conv_transpose;
+mod convolution;
 mod dropout;
 mod embedding;
 pub mod functional;
@@ -42,13 +46,16 @@ mod norm;
 mod pool;
 mod prelu;
 mod softmax;
+mod upsample;
 pub mod utils;
 
 pub use activation::{
     Flatten, Hardsigmoid, Hardswish, Identity, LeakyReLU, Mish, ReLU, ReLU6, SiLU, Sigmoid,
     Softplus, Tanh, ELU, GELU,
 };
-pub use conv::Conv2d;
+pub use conv::{Conv1d, Conv2d};
+pub use conv_transpose::{ConvTranspose1d, ConvTranspose2d};
+pub use convolution::Pair;
 pub use dropout::Dropout;
 pub use embedding::Embedding;
 pub use linear::Linear;
@@ -57,6 +64,7 @@ pub use norm::{BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d, LayerNorm, R
 pub use pool::{AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};
 pub use prelu::PReLU;
 pub use softmax::{LogSoftmax, Softmax};
+pub use upsample::{Resize, Upsample, UpsampleMode};
 pub use utils::{clip_grad_norm_, clip_grad_value_, ClipGradError};
 
 use candle_core::{DType, Device, Tensor};
