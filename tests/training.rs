@@ -503,7 +503,7 @@ fn layers_take_a_device_and_a_dtype() {
     assert_eq!(conv.weight.read(|t| t.dtype()), DType::F16);
     let emb = Embedding::with_options(5, 3, &factory).unwrap();
     assert_eq!(emb.weight.read(|t| t.dtype()), DType::F64);
-    let ln = LayerNorm::with_options(&[3], 1e-5, true, &factory).unwrap();
+    let ln = LayerNorm::with_options(&[3], 1e-5, true, true, &factory).unwrap();
     assert_eq!(ln.weight.as_ref().unwrap().read(|t| t.dtype()), DType::F64);
 }
 

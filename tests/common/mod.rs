@@ -113,7 +113,12 @@ impl Forward<candle_core::Tensor, f64> for AddOne {
 pub fn max_abs_diff(a: &candle_core::Tensor, b: &candle_core::Tensor) -> f64 {
     use candle_core::DType;
     assert_eq!(a.dims(), b.dims(), "shape");
-    (a.to_dtype(DType::F64).unwrap() - b.to_dtype(DType::F64).unwrap())
+    max_abs(&(a.to_dtype(DType::F64).unwrap() - b.to_dtype(DType::F64).unwrap()).unwrap())
+}
+
+/// The largest absolute value in a candle tensor, in float64.
+pub fn max_abs(t: &candle_core::Tensor) -> f64 {
+    t.to_dtype(candle_core::DType::F64)
         .unwrap()
         .abs()
         .unwrap()
@@ -200,17 +205,63 @@ impl Fixture {
 
         let x = candle_core::Var::from_tensor(&self.get(&format!("{name}:in"))).unwrap();
         let y = layer.call(x.as_tensor().clone()).unwrap();
-        let diff = max_abs_diff(&y, &self.get(&format!("{name}:out")));
-        assert!(diff <= 1e-5, "{name}: output differs by {diff}");
+        self.check_outputs_and_grads(name, &layer, &[y], &[(x, format!("{name}:dx"))]);
+    }
 
-        let loss = (&y * self.get(&format!("{name}:g")))
+    /// As [`check_with_grads`](Fixture::check_with_grads), for a layer called with several
+    /// inputs (`<name>:in0`, `<name>:in1`, …) by `call`, which returns the output and any
+    /// further results (`<name>:out1`, … where PyTorch saved them).
+    pub fn check_call<M: Module<candle_core::Tensor>>(
+        &self,
+        name: &str,
+        mut layer: M,
+        call: impl Fn(&M, &[candle_core::Tensor]) -> Vec<candle_core::Tensor>,
+    ) {
+        self.load_case(name, &mut layer);
+        assert_eq!(layer.repr(), self.reprs[name], "{name}: repr");
+        let inputs: Vec<(candle_core::Var, String)> = (0..)
+            .map_while(|i| {
+                let x = self.tensors.get(&format!("{name}:in{i}"))?;
+                let var = candle_core::Var::from_tensor(x).unwrap();
+                Some((var, format!("{name}:dx{i}")))
+            })
+            .collect();
+        let xs: Vec<candle_core::Tensor> =
+            inputs.iter().map(|(v, _)| v.as_tensor().clone()).collect();
+        let outputs = call(&layer, &xs);
+        self.check_outputs_and_grads(name, &layer, &outputs, &inputs);
+    }
+
+    /// The mask `<name>:mask.<key>`, if PyTorch was given one.
+    pub fn mask(&self, name: &str, key: &str) -> Option<candle_core::Tensor> {
+        self.tensors.get(&format!("{name}:mask.{key}")).cloned()
+    }
+
+    fn check_outputs_and_grads<M: Module<candle_core::Tensor>>(
+        &self,
+        name: &str,
+        layer: &M,
+        outputs: &[candle_core::Tensor],
+        inputs: &[(candle_core::Var, String)],
+    ) {
+        for (i, y) in outputs.iter().enumerate() {
+            let key = match i {
+                0 => format!("{name}:out"),
+                _ => format!("{name}:out{i}"),
+            };
+            let diff = max_abs_diff(y, &self.get(&key));
+            assert!(diff <= 1e-5, "{key}: output differs by {diff}");
+        }
+        let loss = (&outputs[0] * self.get(&format!("{name}:g")))
             .unwrap()
             .sum_all()
             .unwrap();
         let grads = loss.backward().unwrap();
-        let dx = grads.get(x.as_tensor()).expect("the input has a gradient");
-        let diff = max_abs_diff(dx, &self.get(&format!("{name}:dx")));
-        assert!(diff <= 1e-5, "{name}: input gradient differs by {diff}");
+        for (x, key) in inputs {
+            let dx = grads.get(x.as_tensor()).expect("the input has a gradient");
+            let diff = max_abs_diff(dx, &self.get(key));
+            assert!(diff <= 1e-5, "{key}: input gradient differs by {diff}");
+        }
         for (key, p) in layer.named_parameters() {
             let grad = grads.get(&p.tensor()).expect("a parameter gradient");
             let diff = max_abs_diff(grad, &self.get(&format!("{name}:d.{key}")));

@@ -59,7 +59,7 @@ impl Forward<Tensor, Tensor> for ReLU {
 }
 
 /// `max(x, 0)` with PyTorch's gradient at 0 (none).
-fn relu(x: &Tensor) -> candle_core::Result<Tensor> {
+pub(crate) fn relu(x: &Tensor) -> candle_core::Result<Tensor> {
     x.gt(0.0)?.where_cond(x, &x.zeros_like()?)
 }
 

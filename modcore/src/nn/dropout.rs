@@ -33,13 +33,22 @@ impl Forward<Tensor, Tensor> for Dropout {
     type Output = Tensor;
 
     fn forward(&self, x: Tensor) -> ForwardResult<Tensor> {
-        if !self.is_training() || self.p == 0.0 {
+        if !self.is_training() {
             return Ok(x);
         }
-        if self.p >= 1.0 {
-            return Ok(x.zeros_like()?);
-        }
-        let keep = x.rand_like(0.0, 1.0)?.ge(self.p)?.to_dtype(x.dtype())?;
-        Ok((x * keep)?.affine(1.0 / (1.0 - self.p), 0.0)?)
+        Ok(dropout(&x, self.p)?)
     }
+}
+
+/// `F.dropout(x, p, training=True)`: each element zeroed with probability `p`, the rest scaled
+/// by `1/(1-p)`.
+pub(crate) fn dropout(x: &Tensor, p: f64) -> candle_core::Result<Tensor> {
+    if p == 0.0 {
+        return Ok(x.clone());
+    }
+    if p >= 1.0 {
+        return x.zeros_like();
+    }
+    let keep = x.rand_like(0.0, 1.0)?.ge(p)?.to_dtype(x.dtype())?;
+    (x * keep)?.affine(1.0 / (1.0 - p), 0.0)
 }

@@ -1,4 +1,5 @@
-//! [`Linear`]: PyTorch's `nn.Linear`.
+//! [`Linear`]: PyTorch's `nn.Linear`, and [`NonDynamicallyQuantizableLinear`], the same layer
+//! under the name `nn.MultiheadAttention` gives its output projection.
 
 use candle_core::Tensor;
 
@@ -53,13 +54,7 @@ impl Linear {
     }
 
     fn describe(&self) -> String {
-        let shape = self.weight.shape();
-        format!(
-            "in_features={}, out_features={}, bias={}",
-            shape[1],
-            shape[0],
-            py_bool(self.bias.is_some())
-        )
+        describe(&self.weight, self.bias.is_some())
     }
 }
 
@@ -67,10 +62,83 @@ impl Forward<Tensor, Tensor> for Linear {
     type Output = Tensor;
 
     fn forward(&self, x: Tensor) -> ForwardResult<Tensor> {
-        let y = x.broadcast_matmul(&self.weight.tensor().t()?)?;
-        Ok(match &self.bias {
-            Some(b) => y.broadcast_add(&b.tensor())?,
-            None => y,
+        Ok(forward(&x, &self.weight, self.bias.as_ref())?)
+    }
+}
+
+/// PyTorch's `NonDynamicallyQuantizableLinear`: a [`Linear`] under another name, which
+/// [`MultiheadAttention`](super::MultiheadAttention)'s `out_proj` is, and prints as.
+///
+/// ```
+/// use modcore::nn::NonDynamicallyQuantizableLinear;
+/// use modcore::Module;
+/// let fc = NonDynamicallyQuantizableLinear::new(4, 4, true)?;
+/// assert_eq!(fc.repr(), "NonDynamicallyQuantizableLinear(in_features=4, out_features=4, bias=True)");
+/// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+/// ```
+#[derive(crate::Module)]
+#[module(crate = crate, extra_repr = NonDynamicallyQuantizableLinear::describe)]
+pub struct NonDynamicallyQuantizableLinear {
+    core: ModuleCore,
+    /// (out_features, in_features).
+    pub weight: Parameter<Tensor>,
+    /// (out_features,), or `None` without bias.
+    pub bias: Option<Parameter<Tensor>>,
+}
+
+impl NonDynamicallyQuantizableLinear {
+    /// As [`Linear::new`].
+    pub fn new(in_features: usize, out_features: usize, bias: bool) -> candle_core::Result<Self> {
+        Self::with_options(in_features, out_features, bias, &Factory::default())
+    }
+
+    /// As [`Linear::with_options`].
+    pub fn with_options(
+        in_features: usize,
+        out_features: usize,
+        bias: bool,
+        factory: &Factory,
+    ) -> candle_core::Result<Self> {
+        let Linear { weight, bias, .. } =
+            Linear::with_options(in_features, out_features, bias, factory)?;
+        Ok(NonDynamicallyQuantizableLinear {
+            core: ModuleCore::new(),
+            weight,
+            bias,
         })
+    }
+
+    fn describe(&self) -> String {
+        describe(&self.weight, self.bias.is_some())
+    }
+}
+
+impl Forward<Tensor, Tensor> for NonDynamicallyQuantizableLinear {
+    type Output = Tensor;
+
+    fn forward(&self, x: Tensor) -> ForwardResult<Tensor> {
+        Ok(forward(&x, &self.weight, self.bias.as_ref())?)
+    }
+}
+
+fn describe(weight: &Parameter<Tensor>, bias: bool) -> String {
+    let shape = weight.shape();
+    format!(
+        "in_features={}, out_features={}, bias={}",
+        shape[1],
+        shape[0],
+        py_bool(bias)
+    )
+}
+
+fn forward(
+    x: &Tensor,
+    weight: &Parameter<Tensor>,
+    bias: Option<&Parameter<Tensor>>,
+) -> candle_core::Result<Tensor> {
+    let y = x.broadcast_matmul(&weight.tensor().t()?)?;
+    match bias {
+        Some(b) => y.broadcast_add(&b.tensor()),
+        None => Ok(y),
     }
 }

@@ -34,6 +34,7 @@
 //! no int form, and a port passes floats.
 
 mod activation;
+mod attention;
 mod conv;
 mod conv_transpose;
 mod convolution;
@@ -46,6 +47,7 @@ mod norm;
 mod pool;
 mod prelu;
 mod softmax;
+mod transformer;
 mod upsample;
 pub mod utils;
 
@@ -53,17 +55,23 @@ pub use activation::{
     Flatten, Hardsigmoid, Hardswish, Identity, LeakyReLU, Mish, ReLU, ReLU6, SiLU, Sigmoid,
     Softplus, Tanh, ELU, GELU,
 };
+pub use attention::{AttentionConfig, AttentionOptions, MultiheadAttention};
 pub use conv::{Conv1d, Conv2d};
 pub use conv_transpose::{ConvTranspose1d, ConvTranspose2d};
 pub use convolution::Pair;
 pub use dropout::Dropout;
 pub use embedding::Embedding;
-pub use linear::Linear;
+pub use linear::{Linear, NonDynamicallyQuantizableLinear};
 pub use loss::{BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss, SmoothL1Loss};
 pub use norm::{BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d, LayerNorm, RMSNorm};
 pub use pool::{AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};
 pub use prelu::PReLU;
 pub use softmax::{LogSoftmax, Softmax};
+pub use transformer::{
+    DecoderMasks, EncoderMasks, Transformer, TransformerActivation, TransformerConfig,
+    TransformerDecoder, TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer,
+    TransformerMasks,
+};
 pub use upsample::{Resize, Upsample, UpsampleMode};
 pub use utils::{clip_grad_norm_, clip_grad_value_, ClipGradError};
 

@@ -244,20 +244,22 @@ pub struct LayerNorm {
 impl LayerNorm {
     /// PyTorch's defaults over a last dimension of `size`, on the CPU in float32.
     pub fn new(size: usize) -> candle_core::Result<Self> {
-        Self::with_options(&[size], 1e-5, true, &Factory::default())
+        Self::with_options(&[size], 1e-5, true, true, &Factory::default())
     }
 
-    /// Every option of PyTorch's constructor, `device` and `dtype` in `factory`.
+    /// Every option of PyTorch's constructor, `device` and `dtype` in `factory` (`bias` only
+    /// counts with `elementwise_affine`, as in PyTorch).
     pub fn with_options(
         normalized_shape: &[usize],
         eps: f64,
         elementwise_affine: bool,
+        bias: bool,
         factory: &Factory,
     ) -> candle_core::Result<Self> {
         let (weight, bias) = affine_parameters(
             normalized_shape,
             elementwise_affine,
-            elementwise_affine,
+            elementwise_affine && bias,
             factory,
         )?;
         Ok(LayerNorm {
