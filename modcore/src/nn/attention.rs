@@ -5,7 +5,7 @@ use candle_core::{DType, Tensor};
 
 use super::dropout::dropout;
 use super::functional::softmax;
-use super::linear::NonDynamicallyQuantizableLinear;
+use super::linear::{linear, NonDynamicallyQuantizableLinear};
 use super::Factory;
 use crate::{ForwardKw, ForwardResult, Module, ModuleCore, Parameter};
 
@@ -376,15 +376,6 @@ impl ForwardKw<Tensor, (Tensor, Tensor, Tensor), AttentionOptions> for Multihead
             (true, true) => (out.transpose(0, 1)?, weights),
             (true, false) => (out, weights),
         })
-    }
-}
-
-/// `x W^T + b` over the last dimension.
-pub(crate) fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> candle_core::Result<Tensor> {
-    let y = x.broadcast_matmul(&w.t()?)?;
-    match b {
-        Some(b) => y.broadcast_add(b),
-        None => Ok(y),
     }
 }
 

@@ -4,6 +4,7 @@
 use candle_core::{DType, Tensor};
 
 pub use super::convolution::{conv1d, conv2d, conv_transpose1d, conv_transpose2d};
+pub use super::linear::linear;
 pub use super::upsample::interpolate;
 
 /// PyTorch's `F.cross_entropy(logits, target)` with class indices and the mean over the batch:

@@ -136,9 +136,24 @@ fn forward(
     weight: &Parameter<Tensor>,
     bias: Option<&Parameter<Tensor>>,
 ) -> candle_core::Result<Tensor> {
-    let y = x.broadcast_matmul(&weight.tensor().t()?)?;
+    linear(x, &weight.tensor(), bias.map(|b| b.tensor()).as_ref())
+}
+
+/// PyTorch's `F.linear(x, weight, bias)`: `x W^T + b` over the last dimension, for `weight`
+/// `(out, in)`.
+///
+/// ```
+/// use candle_core::{Device, Tensor};
+/// let x = Tensor::new(&[[1f32, 2.]], &Device::Cpu)?;
+/// let w = Tensor::new(&[[1f32, 0.], [1., 1.]], &Device::Cpu)?;
+/// let y = modcore::nn::functional::linear(&x, &w, None)?;
+/// assert_eq!(y.to_vec2::<f32>()?, [[1.0, 3.0]]);
+/// # Ok::<(), candle_core::Error>(())
+/// ```
+pub fn linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> candle_core::Result<Tensor> {
+    let y = x.broadcast_matmul(&weight.t()?)?;
     match bias {
-        Some(b) => y.broadcast_add(&b.tensor()),
+        Some(b) => y.broadcast_add(b),
         None => Ok(y),
     }
 }

@@ -16,6 +16,9 @@
 //! | [`RMSNorm`] | `weight` | `eps=None` is the dtype's machine epsilon |
 //! | [`Embedding`] | `weight` (num, dim) | takes `u32`/`i64` ids |
 //! | [`Dropout`] | | identity in eval |
+//! | [`MultiheadAttention`] | `in_proj_weight` (or `q/k/v_proj_weight`), `in_proj_bias`, `bias_k`, `bias_v`, `out_proj` | `batch_first`, `kdim`/`vdim`, masks, `need_weights` |
+//! | [`TransformerEncoderLayer`], [`TransformerDecoderLayer`], [`TransformerEncoder`], [`TransformerDecoder`], [`Transformer`] | PyTorch's submodules | `norm_first`, ReLU or GELU, masks |
+//! | [`RNN`], [`LSTM`], [`GRU`] | `weight_ih_l0`, `weight_hh_l0`, `bias_ih_l0`, `bias_hh_l0`, `weight_hr_l0`, `…_reverse` | `num_layers`, `bidirectional`, `batch_first`, `dropout`, `proj_size` |
 //! | [`PReLU`] | `weight` (num_parameters,) | one slope per channel (dim 1) or one for all |
 //! | [`ReLU`], [`ReLU6`], [`GELU`], [`SiLU`], [`Tanh`], [`Sigmoid`], [`LeakyReLU`], [`ELU`], [`Hardswish`], [`Hardsigmoid`], [`Mish`], [`Softplus`] | | PyTorch's gradients at the kinks |
 //! | [`Softmax`], [`LogSoftmax`] | | `dim` may be negative |
@@ -46,6 +49,7 @@ mod loss;
 mod norm;
 mod pool;
 mod prelu;
+mod recurrent;
 mod softmax;
 mod transformer;
 mod upsample;
@@ -66,6 +70,7 @@ pub use loss::{BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss, Sm
 pub use norm::{BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d, LayerNorm, RMSNorm};
 pub use pool::{AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};
 pub use prelu::PReLU;
+pub use recurrent::{Nonlinearity, RnnConfig, GRU, LSTM, RNN};
 pub use softmax::{LogSoftmax, Softmax};
 pub use transformer::{
     DecoderMasks, EncoderMasks, Transformer, TransformerActivation, TransformerConfig,
