@@ -47,6 +47,29 @@ fn instance_norm_matches_pytorch_with_and_without_affine() {
     let factory = Factory::default();
     f.check_with_grads(
         "instance_norm_affine",
-        InstanceNorm2d::with_options(3, 1e-3, 0.1, true, &factory).unwrap(),
+        InstanceNorm2d::with_options(3, 1e-3, 0.1, true, false, &factory).unwrap(),
     );
+}
+
+#[test]
+fn instance_norm_with_running_statistics_moves_them_in_training_and_uses_them_in_eval() {
+    use modcore::{Module, ModuleHooks};
+    let f = Fixture::load("norms");
+    let factory = Factory::default();
+    let tracked = |momentum, affine| {
+        InstanceNorm2d::with_options(3, 1e-5, momentum, affine, true, &factory).unwrap()
+    };
+    let name = "instance_norm_tracked_train";
+    f.check_with_grads(name, tracked(0.2, false));
+    let mut norm = tracked(0.2, false);
+    f.load_case(name, &mut norm);
+    norm.call(f.get(&format!("{name}:in"))).unwrap();
+    for (key, value) in norm.state_dict() {
+        let expected = f.get(&format!("{name}:after.{key}"));
+        let diff = common::max_abs_diff(&value, &expected);
+        assert!(diff <= 1e-6, "{key} differs by {diff}");
+    }
+    let mut norm = tracked(0.1, true);
+    norm.eval();
+    f.check_with_grads("instance_norm_tracked_eval", norm);
 }

@@ -454,8 +454,11 @@ impl Forward<Tensor, Tensor> for GroupNorm {
 }
 
 /// PyTorch's `nn.InstanceNorm2d(num_features, eps=1e-05, momentum=0.1, affine=False,
-/// track_running_stats=False)`: each sample's channels normalised over their positions, in
-/// training and eval alike. (`track_running_stats=True` is not offered.)
+/// track_running_stats=False)`: each sample's channels normalised over their positions. With
+/// `track_running_stats`, training also moves `running_mean` and `running_var` by the batch's
+/// mean instance statistics (unbiased variance), and eval normalises with them, as
+/// `F.instance_norm` does; `num_batches_tracked` is kept for the state dict but, as in PyTorch,
+/// never counts.
 ///
 /// ```
 /// use modcore::nn::InstanceNorm2d;
@@ -472,6 +475,12 @@ pub struct InstanceNorm2d {
     pub weight: Option<Parameter<Tensor>>,
     /// β, (num_features,), with `affine`.
     pub bias: Option<Parameter<Tensor>>,
+    /// (num_features,), with `track_running_stats`.
+    pub running_mean: Option<Buffer<Tensor>>,
+    /// (num_features,), with `track_running_stats`.
+    pub running_var: Option<Buffer<Tensor>>,
+    /// int64 scalar, with `track_running_stats`.
+    pub num_batches_tracked: Option<Buffer<Tensor>>,
     #[module(skip)]
     num_features: usize,
     #[module(skip)]
@@ -481,40 +490,75 @@ pub struct InstanceNorm2d {
 }
 
 impl InstanceNorm2d {
-    /// PyTorch's defaults (no affine parameters), on the CPU in float32.
+    /// PyTorch's defaults (no affine parameters, no running statistics), on the CPU in float32.
     pub fn new(num_features: usize) -> candle_core::Result<Self> {
-        Self::with_options(num_features, 1e-5, 0.1, false, &Factory::default())
+        Self::with_options(num_features, 1e-5, 0.1, false, false, &Factory::default())
     }
 
-    /// Every argument of PyTorch's constructor but `track_running_stats`, `device` and `dtype`
-    /// in `factory` (`momentum` is printed; it would only move running statistics).
+    /// Every argument of PyTorch's constructor, `device` and `dtype` in `factory`.
     pub fn with_options(
         num_features: usize,
         eps: f64,
         momentum: f64,
         affine: bool,
+        track_running_stats: bool,
         factory: &Factory,
     ) -> candle_core::Result<Self> {
         let (weight, bias) = affine_parameters(&[num_features], affine, affine, factory)?;
+        let (running_mean, running_var, num_batches_tracked) = match track_running_stats {
+            true => (
+                Some(Buffer::new(factory.zeros(&[num_features])?)),
+                Some(Buffer::new(factory.ones(&[num_features])?)),
+                Some(Buffer::new(Tensor::new(0i64, &factory.device)?)),
+            ),
+            false => (None, None, None),
+        };
         Ok(InstanceNorm2d {
             core: ModuleCore::new(),
             weight,
             bias,
+            running_mean,
+            running_var,
+            num_batches_tracked,
             num_features,
             eps,
             momentum,
         })
     }
 
+    /// PyTorch's `_NormBase.extra_repr`.
     fn describe(&self) -> String {
         format!(
-            "{}, eps={}, momentum={}, affine={}, bias={}, track_running_stats=False",
+            "{}, eps={}, momentum={}, affine={}, bias={}, track_running_stats={}",
             self.num_features,
             py_float(self.eps),
             py_float(self.momentum),
             py_bool(self.weight.is_some()),
-            py_bool(self.bias.is_some())
+            py_bool(self.bias.is_some()),
+            py_bool(self.running_mean.is_some())
         )
+    }
+
+    /// `running = (1 - momentum) * running + momentum * batch mean of the instance statistics`.
+    fn update_running(
+        &self,
+        x: &Tensor,
+        rm: &Buffer<Tensor>,
+        rv: &Buffer<Tensor>,
+    ) -> ForwardResult<()> {
+        let (n, c) = (x.dim(0)?, x.dim(1)?);
+        let per_instance = x.detach().reshape((n, c, ()))?;
+        let count = per_instance.dim(2)?;
+        let mean = per_instance.mean_keepdim(2)?;
+        let var = per_instance.broadcast_sub(&mean)?.sqr()?.mean(2)?;
+        let unbiased = (var * (count as f64 / (count.max(2) - 1) as f64))?;
+        let m = self.momentum;
+        for (buffer, batch) in [(rm, mean.squeeze(2)?), (rv, unbiased)] {
+            let old = buffer.tensor();
+            let batch = batch.mean(0)?.to_dtype(old.dtype())?;
+            buffer.set_tensor(((&old * (1.0 - m))? + (batch * m)?)?);
+        }
+        Ok(())
     }
 }
 
@@ -524,6 +568,23 @@ impl Forward<Tensor, Tensor> for InstanceNorm2d {
     fn forward(&self, x: Tensor) -> ForwardResult<Tensor> {
         let name = format!("InstanceNorm2d({})", self.num_features);
         expect_channels(&name, &x, self.num_features)?;
+        let tracked = (&self.running_mean, &self.running_var);
+        if let (Some(rm), Some(rv), false) = (tracked.0, tracked.1, self.is_training()) {
+            let parts = BatchNormParts {
+                weight: self.weight.as_ref(),
+                bias: self.bias.as_ref(),
+                running_mean: Some(rm),
+                running_var: Some(rv),
+                num_batches_tracked: None,
+                eps: self.eps,
+                momentum: Some(self.momentum),
+                training: false,
+            };
+            return parts.forward(&x);
+        }
+        if let (Some(rm), Some(rv)) = tracked {
+            self.update_running(&x, rm, rv)?;
+        }
         let affine = (&self.weight, &self.bias);
         Ok(group_normalise(&x, self.num_features, self.eps, affine)?)
     }
