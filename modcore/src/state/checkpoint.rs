@@ -1,5 +1,7 @@
-//! Checkpoint files: safetensors files with PyTorch's key names and dtypes, and the sharded
-//! layout large models are published in (`model.safetensors.index.json` with a `weight_map`).
+//! Checkpoint files: safetensors files with PyTorch's key names and dtypes, the sharded
+//! layout large models are published in (`model.safetensors.index.json` with a `weight_map`),
+//! and the files `torch.save` writes ([`load_pth`], read as `torch.load(weights_only=True)`
+//! reads them).
 //!
 //! Files are read through a memory map, so a tensor's bytes go from the page cache straight
 //! into the backend's tensor: a large checkpoint is not copied into memory twice. Files are
@@ -18,6 +20,7 @@ use std::path::{Path, PathBuf};
 use safetensors::tensor::{Dtype as FileDtype, View};
 
 use crate::state::header;
+pub use crate::state::pth::{load_pth, load_pth_entry, load_pth_object, PthKey, PthObject};
 
 use crate::{DType, LoadStateDictError, StateDict, Tensor, TensorError};
 
@@ -86,6 +89,62 @@ pub enum CheckpointError {
     /// The state dict did not load into the model.
     #[error(transparent)]
     Load(#[from] LoadStateDictError),
+    /// A `torch.save` file is damaged: not a zip archive, no pickle, or a pickle that does not
+    /// read.
+    #[error("{}: not a valid torch.save file: {message}", path.display())]
+    PthFormat {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A file in the format of `torch.save` before PyTorch 1.6, which is not read.
+    #[error("{}: the legacy torch.save format (PyTorch before 1.6) is not supported; load and re-save it with a current PyTorch", path.display())]
+    LegacyPth {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The pickle names a global that `torch.load(weights_only=True)` refuses (a `__reduce__`
+    /// payload, a custom class). Nothing of the file was run.
+    #[error("{}: Weights only load failed: Unsupported global: GLOBAL {global} was not an allowed global by default (modcore reads only what weights_only=True reads, and runs nothing)", path.display())]
+    UnsupportedGlobal {
+        /// The file.
+        path: PathBuf,
+        /// `module.name`, as `posix.system`.
+        global: String,
+    },
+    /// [`load_pth_entry`]'s key is not in the checkpoint.
+    #[error("{}: no entry {key:?}; the checkpoint's keys are {available:?}", path.display())]
+    KeyNotFound {
+        /// The file.
+        path: PathBuf,
+        /// The key asked for.
+        key: String,
+        /// The top-level keys the file has.
+        available: Vec<String>,
+    },
+    /// What was to be read as a state dict is not a dict of tensors.
+    #[error("{}: {} is {found}, not a state dict; the checkpoint's keys are {keys:?} (load_pth_entry reads one of them)", path.display(), key.as_ref().map_or("the saved object".to_owned(), |k| format!("entry {k:?}")))]
+    NotAStateDict {
+        /// The file.
+        path: PathBuf,
+        /// The entry, or `None` for the whole object.
+        key: Option<String>,
+        /// What it is.
+        found: String,
+        /// The top-level keys the file has.
+        keys: Vec<String>,
+    },
+    /// A tensor of a `torch.save` file does not fit its storage, or its storage is missing.
+    #[error("{}: tensor {key:?}: {message}", path.display())]
+    PthStorage {
+        /// The file.
+        path: PathBuf,
+        /// The tensor's key.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 fn io_error(path: &Path) -> impl FnOnce(io::Error) -> CheckpointError + '_ {
@@ -367,7 +426,7 @@ fn read_entries<T: Tensor>(
 
 /// Opens `path` for reading if it is a regular file: a FIFO, device or directory would block
 /// `open` or the read forever, or mean nothing.
-fn open_regular(path: &Path) -> Result<File, CheckpointError> {
+pub(crate) fn open_regular(path: &Path) -> Result<File, CheckpointError> {
     let not_regular = || CheckpointError::NotAFile {
         path: path.to_owned(),
     };

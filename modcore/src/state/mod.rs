@@ -15,4 +15,6 @@ pub mod checkpoint;
 pub(crate) mod header;
 pub(crate) mod load;
 pub mod name_map;
+pub(crate) mod pickle;
+pub(crate) mod pth;
 pub(crate) mod state_dict;
