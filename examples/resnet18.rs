@@ -1,5 +1,5 @@
-//! ResNet-18, declared with `#[derive(Module)]` and named like torchvision's, loads a checkpoint
-//! PyTorch wrote (`tests/fixtures/make_resnet18.py`) strictly, prints the same tree as PyTorch's
+//! ResNet-18, declared with `#[derive(Module)]` and named like torchvision's, loads a `.pth`
+//! checkpoint PyTorch wrote (`tests/fixtures/make_resnet18.py`) strictly, prints the same tree as PyTorch's
 //! `print(model)`, and reproduces PyTorch's eval-mode output on a fixed input.
 //!
 //! Run it with `cargo run --release --example resnet18`.
@@ -151,9 +151,9 @@ pub fn main() -> ForwardResult<()> {
     let same_tree = model.repr() == printed.trim_end();
     println!("printed tree identical to PyTorch's: {same_tree}");
 
-    // The checkpoint PyTorch wrote (half precision), loaded strictly into the float32 model.
-    let checkpoint: StateDict<Tensor> =
-        checkpoint::load_file(dir.join("resnet18.f16.safetensors"))?;
+    // The checkpoint as torchvision publishes its weights, `torch.save(model.state_dict())`
+    // (here of the model in half precision), loaded strictly into the float32 model.
+    let checkpoint: StateDict<Tensor> = checkpoint::load_pth(dir.join("resnet18.f16.pth"))?;
     let keys = model.load_state_dict(&checkpoint, true, false)?;
     println!("strict load: {keys}");
 
