@@ -1,5 +1,10 @@
-//! The examples run as tests, so CI checks what they print against PyTorch: ResNet-18 returns an
+//! The examples run as tests, so CI checks what they print against PyTorch: ResNet-18,
+//! MobileNetV2, the ViT and the transformer encoder return an
 //! error unless its keys, printed tree and output match PyTorch's.
+
+// Each model example includes `examples/support/pytorch_reference.rs` as its own module, as it
+// does when built alone.
+#![allow(clippy::duplicate_mod)]
 
 #[allow(dead_code)]
 #[path = "../examples/quickstart.rs"]
@@ -66,4 +71,31 @@ fn train_digits_matches_pytorch_and_resumes() {
     );
     assert!(resumed.accuracy > 0.8, "{}", resumed.accuracy);
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[allow(dead_code)]
+#[path = "../examples/mobilenet_v2.rs"]
+mod mobilenet_v2;
+
+#[test]
+fn mobilenet_v2_matches_pytorch() {
+    mobilenet_v2::main().unwrap();
+}
+
+#[allow(dead_code)]
+#[path = "../examples/vit.rs"]
+mod vit;
+
+#[test]
+fn vit_matches_pytorch() {
+    vit::main().unwrap();
+}
+
+#[allow(dead_code)]
+#[path = "../examples/transformer.rs"]
+mod transformer;
+
+#[test]
+fn transformer_matches_pytorch() {
+    transformer::main().unwrap();
 }

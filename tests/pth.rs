@@ -8,12 +8,14 @@ use std::path::PathBuf;
 
 use candle_core::Tensor;
 use modcore::checkpoint::{self, CheckpointError, PthKey, PthObject};
-use modcore::nn::{BatchNorm1d, Linear};
 use modcore::containers::Sequential;
+use modcore::nn::{BatchNorm1d, Linear};
 use modcore::{Module, StateDict};
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pth").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/pth")
+        .join(name)
 }
 
 /// A tensor that keeps the dtype, shape and bytes it was made from: what the reader decoded,
@@ -37,7 +39,11 @@ impl modcore::Tensor for Raw {
         shape: &[usize],
         bytes: &[u8],
     ) -> Result<Self, modcore::TensorError> {
-        Ok(Raw(std::sync::Arc::new((dtype, shape.to_vec(), bytes.to_vec()))))
+        Ok(Raw(std::sync::Arc::new((
+            dtype,
+            shape.to_vec(),
+            bytes.to_vec(),
+        ))))
     }
 }
 
@@ -64,9 +70,20 @@ fn keys<T>(sd: &StateDict<T>) -> Vec<&str> {
 #[test]
 fn a_state_dict_reads_with_its_metadata_and_loads_strictly() {
     let path = fixture("state_dict.pth");
-    assert_same(&checkpoint::load_pth(&path).unwrap(), &expected("state_dict/"));
+    assert_same(
+        &checkpoint::load_pth(&path).unwrap(),
+        &expected("state_dict/"),
+    );
     let sd: StateDict<Tensor> = checkpoint::load_pth(&path).unwrap();
-    let order = ["0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean", "1.running_var", "1.num_batches_tracked"];
+    let order = [
+        "0.weight",
+        "0.bias",
+        "1.weight",
+        "1.bias",
+        "1.running_mean",
+        "1.running_var",
+        "1.num_batches_tracked",
+    ];
     assert_eq!(keys(&sd), order, "PyTorch's order");
     let versions: Vec<(String, Option<u32>)> = sd
         .metadata()
@@ -75,7 +92,11 @@ fn a_state_dict_reads_with_its_metadata_and_loads_strictly() {
         .collect();
     assert_eq!(
         versions,
-        [("".into(), Some(1)), ("0".into(), Some(1)), ("1".into(), Some(2))]
+        [
+            ("".into(), Some(1)),
+            ("0".into(), Some(1)),
+            ("1".into(), Some(2))
+        ]
     );
     let mut model = Sequential::new();
     model.push(Linear::new(3, 4, true).unwrap());
@@ -90,7 +111,8 @@ fn a_nested_checkpoint_is_read_by_key_or_whole() {
     let e = checkpoint::load_pth::<Tensor>(&path).unwrap_err();
     assert!(matches!(e, CheckpointError::NotAStateDict { .. }), "{e}");
     assert!(
-        e.to_string().contains(r#"the checkpoint's keys are ["model", "epoch", "optimizer", "note"]"#),
+        e.to_string()
+            .contains(r#"the checkpoint's keys are ["model", "epoch", "optimizer", "note"]"#),
         "{e}"
     );
     let sd: StateDict<Raw> = checkpoint::load_pth_entry(&path, "model").unwrap();
@@ -101,15 +123,28 @@ fn a_nested_checkpoint_is_read_by_key_or_whole() {
     let PthObject::Dict(entries) = checkpoint::load_pth_object::<Tensor>(&path).unwrap() else {
         panic!("a dict")
     };
-    let get = |k: &str| entries.iter().find(|(key, _)| *key == PthKey::Str(k.into())).map(|(_, v)| v);
+    let get = |k: &str| {
+        entries
+            .iter()
+            .find(|(key, _)| *key == PthKey::Str(k.into()))
+            .map(|(_, v)| v)
+    };
     assert!(matches!(get("epoch"), Some(PthObject::Int(3))));
     assert!(matches!(get("note"), Some(PthObject::Str(s)) if s == "nested"));
     // optimizer.state_dict(): {"state": {0: {"momentum_buffer": tensor}, …}, "param_groups": [...]}
-    let Some(PthObject::Dict(optimizer)) = get("optimizer") else { panic!("optimizer") };
-    let PthObject::Dict(state) = &optimizer[0].1 else { panic!("state") };
+    let Some(PthObject::Dict(optimizer)) = get("optimizer") else {
+        panic!("optimizer")
+    };
+    let PthObject::Dict(state) = &optimizer[0].1 else {
+        panic!("state")
+    };
     assert_eq!(state[0].0, PthKey::Int(0));
-    let PthObject::List(groups) = &optimizer[1].1 else { panic!("param_groups") };
-    let PthObject::Dict(group) = &groups[0] else { panic!("a group") };
+    let PthObject::List(groups) = &optimizer[1].1 else {
+        panic!("param_groups")
+    };
+    let PthObject::Dict(group) = &groups[0] else {
+        panic!("a group")
+    };
     let lr = group.iter().find(|(k, _)| *k == PthKey::Str("lr".into()));
     assert!(matches!(lr, Some((_, PthObject::Float(v))) if *v == 0.1));
 }
@@ -125,20 +160,29 @@ fn every_dtype_views_of_shared_storages_and_both_byte_orders_read_as_pytorch_rea
     assert_same(&swapped, &expected("views/"));
     // On candle, whose dtypes lack int8, the tensor is named in the error.
     let e = checkpoint::load_pth::<Tensor>(fixture("dtypes.pth")).unwrap_err();
-    assert!(e.to_string().starts_with("tensor \"int8\": candle has no dtype for torch.int8"), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("tensor \"int8\": candle has no dtype for torch.int8"),
+        "{e}"
+    );
 }
 
 #[test]
 fn a_reduce_payload_is_refused_by_name_and_never_runs() {
     let marker = std::path::Path::new("/tmp/modcore-pth-payload-ran");
     let _ = std::fs::remove_file(marker);
-    for (file, global) in [("payload.pth", "posix.system"), ("payload_exec.pth", "builtins.exec")] {
+    for (file, global) in [
+        ("payload.pth", "posix.system"),
+        ("payload_exec.pth", "builtins.exec"),
+    ] {
         let e = checkpoint::load_pth::<Tensor>(fixture(file)).unwrap_err();
         match &e {
             CheckpointError::UnsupportedGlobal { global: g, .. } => assert_eq!(g, global),
             other => panic!("{other}"),
         }
-        assert!(e.to_string().contains(&format!("Unsupported global: GLOBAL {global}")));
+        assert!(e
+            .to_string()
+            .contains(&format!("Unsupported global: GLOBAL {global}")));
         assert!(checkpoint::load_pth_object::<Tensor>(fixture(file)).is_err());
         assert!(!marker.exists(), "the payload of {file} ran");
     }
@@ -154,14 +198,15 @@ fn the_legacy_format_is_recognised_and_refused() {
 fn archive(name: &str, pickle: &[u8], storages: &[(&str, &[u8])]) -> PathBuf {
     let path = common::scratch(name);
     let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Stored);
+    let options =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
     zip.start_file("archive/data.pkl", options).unwrap();
     zip.write_all(pickle).unwrap();
     zip.start_file("archive/byteorder", options).unwrap();
     zip.write_all(b"little").unwrap();
     for (key, bytes) in storages {
-        zip.start_file(format!("archive/data/{key}"), options).unwrap();
+        zip.start_file(format!("archive/data/{key}"), options)
+            .unwrap();
         zip.write_all(bytes).unwrap();
     }
     zip.finish().unwrap();
@@ -194,13 +239,19 @@ fn hostile_archives_are_errors_not_panics_hangs_or_huge_allocations() {
     let e = checkpoint::load_pth::<Tensor>(&past_end).unwrap_err();
     assert!(matches!(e, CheckpointError::PthStorage { .. }), "{e}");
     let short = archive("short.pth", &one_tensor_pickle(8, 0, 8, 1), &[("0", &four)]);
-    assert!(matches!(checkpoint::load_pth::<Tensor>(&short).unwrap_err(), CheckpointError::PthStorage { .. }));
+    assert!(matches!(
+        checkpoint::load_pth::<Tensor>(&short).unwrap_err(),
+        CheckpointError::PthStorage { .. }
+    ));
     let missing = archive("missing.pth", &one_tensor_pickle(4, 0, 4, 1), &[]);
     assert!(checkpoint::load_pth::<Tensor>(&missing).is_err());
 
     // A list that holds itself: the tree it stands for is infinite.
     let cycle = archive("cycle.pth", b"\x80\x02]q\x00h\x00a.", &[]);
-    assert!(matches!(checkpoint::load_pth_object::<Tensor>(&cycle).unwrap_err(), CheckpointError::PthFormat { .. }));
+    assert!(matches!(
+        checkpoint::load_pth_object::<Tensor>(&cycle).unwrap_err(),
+        CheckpointError::PthFormat { .. }
+    ));
     // 2^40 paths through 40 shared lists: refused at once, not expanded.
     let mut laughs = b"\x80\x02]q\x00".to_vec();
     for i in 1..=40u8 {
@@ -214,14 +265,25 @@ fn hostile_archives_are_errors_not_panics_hangs_or_huge_allocations() {
     let real = std::fs::read(fixture("state_dict.pth")).unwrap();
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(real)).unwrap();
     let mut pickle = vec![];
-    std::io::Read::read_to_end(&mut zip.by_name("state_dict/data.pkl").unwrap(), &mut pickle).unwrap();
+    std::io::Read::read_to_end(
+        &mut zip.by_name("state_dict/data.pkl").unwrap(),
+        &mut pickle,
+    )
+    .unwrap();
     let mut storages = vec![];
     for i in 0..7 {
         let mut bytes = vec![];
-        std::io::Read::read_to_end(&mut zip.by_name(&format!("state_dict/data/{i}")).unwrap(), &mut bytes).unwrap();
+        std::io::Read::read_to_end(
+            &mut zip.by_name(&format!("state_dict/data/{i}")).unwrap(),
+            &mut bytes,
+        )
+        .unwrap();
         storages.push((i.to_string(), bytes));
     }
-    let storages: Vec<(&str, &[u8])> = storages.iter().map(|(k, v)| (k.as_str(), v.as_slice())).collect();
+    let storages: Vec<(&str, &[u8])> = storages
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_slice()))
+        .collect();
     let mut seed = 0x2545_f491_4f6c_dd1du64;
     for round in 0..400 {
         let mut mutated = pickle.clone();
@@ -238,5 +300,8 @@ fn hostile_archives_are_errors_not_panics_hangs_or_huge_allocations() {
     }
     let noise = common::scratch("noise.pth");
     std::fs::write(&noise, b"PK\x03\x04 definitely not a zip").unwrap();
-    assert!(matches!(checkpoint::load_pth::<Tensor>(&noise).unwrap_err(), CheckpointError::PthFormat { .. }));
+    assert!(matches!(
+        checkpoint::load_pth::<Tensor>(&noise).unwrap_err(),
+        CheckpointError::PthFormat { .. }
+    ));
 }

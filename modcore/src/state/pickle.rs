@@ -205,7 +205,11 @@ impl Machine<'_> {
     }
 
     fn take(&mut self, n: usize) -> Step<&[u8]> {
-        match self.pos.checked_add(n).filter(|&end| end <= self.data.len()) {
+        match self
+            .pos
+            .checked_add(n)
+            .filter(|&end| end <= self.data.len())
+        {
             Some(end) => {
                 let bytes = &self.data[self.pos..end];
                 self.pos = end;
@@ -363,7 +367,9 @@ impl Machine<'_> {
         };
         let args = self.args(&args)?;
         match (global, args.as_slice()) {
-            (Global::OrderedDict, []) => Ok(Value::Dict(self.alloc(Container::Dict(IndexMap::new())))),
+            (Global::OrderedDict, []) => {
+                Ok(Value::Dict(self.alloc(Container::Dict(IndexMap::new()))))
+            }
             (Global::OrderedDict, [pairs]) | (Global::Set, [pairs]) => {
                 let items = self.args(pairs)?;
                 if global == Global::Set {
@@ -489,7 +495,9 @@ impl Machine<'_> {
                     let v = match text {
                         "01" => Value::Bool(true),
                         "00" => Value::Bool(false),
-                        t => Value::Int(t.parse().or_else(|_| self.error(format!("an int {t:?}")))?),
+                        t => {
+                            Value::Int(t.parse().or_else(|_| self.error(format!("an int {t:?}")))?)
+                        }
                     };
                     self.stack.push(v);
                 }
@@ -635,7 +643,11 @@ impl Machine<'_> {
                         other => return self.error(format!("BUILD on a {}", kind(&other))),
                     }
                 }
-                other => return self.error(format!("opcode 0x{other:02x}, which weights-only loading does not read")),
+                other => {
+                    return self.error(format!(
+                        "opcode 0x{other:02x}, which weights-only loading does not read"
+                    ))
+                }
             }
         }
     }
@@ -647,7 +659,11 @@ impl Machine<'_> {
                 Ok(())
             }
             None => {
-                let module = if module == "__builtin__" { "builtins" } else { module };
+                let module = if module == "__builtin__" {
+                    "builtins"
+                } else {
+                    module
+                };
                 Err(PickleError::Global(format!("{module}.{name}")))
             }
         }

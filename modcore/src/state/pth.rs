@@ -169,7 +169,8 @@ impl<'p> Archive<'p> {
             });
         }
         let file = open_regular(path)?;
-        let mut zip = zip::ZipArchive::new(file).map_err(|e| format(format!("not a zip archive ({e})")))?;
+        let mut zip =
+            zip::ZipArchive::new(file).map_err(|e| format(format!("not a zip archive ({e})")))?;
         let pickle_name = zip
             .file_names()
             .filter_map(Result::ok)
@@ -349,7 +350,11 @@ impl<'p> Archive<'p> {
         if let Some(bytes) = self.storages.get(key) {
             return Ok(bytes.clone());
         }
-        let bytes = Rc::new(read_entry(&mut self.zip, &format!("{}data/{key}", self.prefix), None)?);
+        let bytes = Rc::new(read_entry(
+            &mut self.zip,
+            &format!("{}data/{key}", self.prefix),
+            None,
+        )?);
         self.storages.insert(key.to_owned(), bytes.clone());
         Ok(bytes)
     }
@@ -404,7 +409,9 @@ fn gather(storage: &[u8], t: &TensorRef, size: usize, big_endian: bool) -> Resul
                     t.offset, t.shape, t.stride
                 )
             })?;
-        let total = count.checked_mul(size).ok_or("a tensor whose size overflows")?;
+        let total = count
+            .checked_mul(size)
+            .ok_or("a tensor whose size overflows")?;
         out.try_reserve_exact(total)
             .map_err(|_| format!("{total} bytes could not be allocated"))?;
         let contiguous = is_contiguous(&t.shape, &t.stride);
@@ -413,7 +420,12 @@ fn gather(storage: &[u8], t: &TensorRef, size: usize, big_endian: bool) -> Resul
         } else {
             let mut index = vec![0usize; t.shape.len()];
             for _ in 0..count {
-                let at = t.offset + index.iter().zip(&t.stride).map(|(i, s)| i * s).sum::<usize>();
+                let at = t.offset
+                    + index
+                        .iter()
+                        .zip(&t.stride)
+                        .map(|(i, s)| i * s)
+                        .sum::<usize>();
                 out.extend_from_slice(&storage[at * size..(at + 1) * size]);
                 for d in (0..index.len()).rev() {
                     index[d] += 1;
