@@ -1,6 +1,6 @@
 //! The examples run as tests, so CI checks what they print against PyTorch: ResNet-18,
-//! MobileNetV2, the ViT and the transformer encoder return an
-//! error unless its keys, printed tree and output match PyTorch's.
+//! MobileNetV2, the ViT and the transformer encoder each return an error unless their keys,
+//! printed tree and output match PyTorch's.
 
 // Each model example includes `examples/support/pytorch_reference.rs` as its own module, as it
 // does when built alone.
