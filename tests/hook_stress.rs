@@ -86,3 +86,28 @@ impl Drop for DropCounter {
         self.0.fetch_add(1, Ordering::Relaxed);
     }
 }
+
+/// A hook removed while a call runs it is dropped by the call, its last holder: a panicking drop
+/// there is reported, as on `remove`, and the call still returns its output.
+#[test]
+fn a_call_that_drops_the_last_reference_to_a_removed_hook_survives_a_panicking_drop() {
+    let m = AddOne::default();
+    let handle: Arc<std::sync::Mutex<Option<modcore::RemovableHandle>>> = Arc::default();
+    let own_handle = handle.clone();
+    let poison = PanicsOnDrop;
+    let registered = m.register_forward_pre_hook(
+        move |_, _: &f64| {
+            let _own = &poison;
+            // Removes itself: from here on, only this call's snapshot holds the hook.
+            if let Some(h) = own_handle.lock().unwrap().take() {
+                h.remove();
+            }
+            None
+        },
+        HookOptions::default(),
+    );
+    *handle.lock().unwrap() = Some(registered);
+    assert_eq!(m.call(1.0).unwrap(), 2.0);
+    assert_eq!(m.core().hooks().call_hooks(), 0);
+    assert_eq!(m.call(1.0).unwrap(), 2.0);
+}

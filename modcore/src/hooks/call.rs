@@ -14,7 +14,9 @@ use std::any::{type_name, Any};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 use crate::hooks::forward::{ForwardKw, ForwardResult, HookTypeError};
-use crate::hooks::storage::{global_call_hooks, global_hooks, HookEntry, HookKind, HookRegistry};
+use crate::hooks::storage::{
+    global_call_hooks, global_hooks, HookEntry, HookKind, HookRegistry, Snapshot,
+};
 use crate::{Module, ModuleCore, Tensor};
 
 /// `hook(module, args) -> new args`.
@@ -84,13 +86,13 @@ pub(crate) fn has_call_hooks(core: &ModuleCore) -> bool {
     local | global_call_hooks() != 0
 }
 
-/// The hooks of `kind`, global ones first.
-fn snapshot<T: Tensor>(module: &dyn Module<T>, kind: HookKind) -> Vec<(u64, HookEntry)> {
-    let mut hooks = global_hooks().snapshot(kind);
-    if let Some(local) = module.core().hooks_if_any() {
-        hooks.extend(local.snapshot(kind));
-    }
-    hooks
+/// The hooks of `kind`: global ones, then the module's.
+fn snapshot<T: Tensor>(module: &dyn Module<T>, kind: HookKind) -> [Snapshot; 2] {
+    let local = match module.core().hooks_if_any() {
+        Some(local) => local.snapshot(kind),
+        None => Snapshot::default(),
+    };
+    [global_hooks().snapshot(kind), local]
 }
 
 fn replacement<X: 'static>(
@@ -129,7 +131,9 @@ where
     let mut always_called: Vec<u64> = Vec::new();
 
     let outcome = catch_unwind(AssertUnwindSafe(|| -> ForwardResult<()> {
-        for (id, entry) in snapshot(this, HookKind::ForwardPre) {
+        let pre_hooks = snapshot(this, HookKind::ForwardPre);
+        for (id, entry) in pre_hooks.iter().flat_map(Snapshot::iter) {
+            let id = *id;
             if let Some(hook) = entry.hook.downcast_ref::<PreHook<T, A, K>>() {
                 match hook {
                     PreHook::Args(h) => {
@@ -153,7 +157,9 @@ where
         #[cfg(feature = "candle")]
         let backward = backward_hooks(this, &mut args)?;
         output = Some(module.forward_kw(args.clone(), kwargs.clone())?);
-        for (id, entry) in snapshot(this, HookKind::Forward) {
+        let hooks = snapshot(this, HookKind::Forward);
+        for (id, entry) in hooks.iter().flat_map(Snapshot::iter) {
+            let id = *id;
             if entry.always_call {
                 always_called.push(id);
             }
@@ -168,7 +174,7 @@ where
                     PostHook::Always(h) => h(this, &args, &kwargs, Some(current)),
                 }
             } else if let Some(hook) = entry.hook.downcast_ref::<AnyPostHook<T>>() {
-                match hook(this, &args, kwargs_for(&entry, &kwargs), Some(current)) {
+                match hook(this, &args, kwargs_for(entry, &kwargs), Some(current)) {
                     Some(new) => Some(replacement(new, "forward hook", id)?),
                     None => None,
                 }
@@ -215,7 +221,14 @@ fn backward_hooks<T: Tensor, A: 'static>(
     let Some(input) = (args as &mut dyn Any).downcast_mut::<candle_core::Tensor>() else {
         return Ok(None);
     };
-    let entries = |kind| snapshot(this, kind).into_iter().map(|(_, e)| e).collect();
+    let entries = |kind| {
+        let lists = snapshot(this, kind);
+        lists
+            .iter()
+            .flat_map(Snapshot::iter)
+            .map(|(_, e)| e.clone())
+            .collect()
+    };
     let wrapping = crate::hooks::backward::wrap_input(
         input,
         entries(HookKind::BackwardPre),
@@ -233,17 +246,13 @@ fn run_always_called<T: Tensor, A: 'static, K: 'static, O: 'static>(
     mut output: Option<O>,
     already: &[u64],
 ) {
-    let global = global_hooks().snapshot(HookKind::Forward);
-    let local = this
-        .core()
-        .hooks_if_any()
-        .map(|l| l.snapshot(HookKind::Forward));
+    let [global, local] = snapshot(this, HookKind::Forward);
     let scoped = global
-        .into_iter()
+        .iter()
         .map(|h| ("global module", h))
-        .chain(local.into_iter().flatten().map(|h| ("module", h)));
+        .chain(local.iter().map(|h| ("module", h)));
     for (scope, (id, entry)) in scoped {
-        if !entry.always_call || already.contains(&id) {
+        if !entry.always_call || already.contains(id) {
             continue;
         }
         let ran = catch_unwind(AssertUnwindSafe(|| {
@@ -251,7 +260,7 @@ fn run_always_called<T: Tensor, A: 'static, K: 'static, O: 'static>(
                 h(this, args, kwargs, output.as_ref())
             } else if let Some(hook) = entry.hook.downcast_ref::<AnyPostHook<T>>() {
                 let current = output.as_ref().map(|o| o as &dyn Any);
-                hook(this, args, kwargs_for(&entry, kwargs), current)
+                hook(this, args, kwargs_for(entry, kwargs), current)
                     .and_then(|new| new.downcast::<O>().ok().map(|new| *new))
             } else {
                 None

@@ -10,16 +10,19 @@
 //! The side dictionaries remain observable through [`HookTable::ids_with`].
 //!
 //! Hooks are stored type-erased (`Arc<dyn Any + Send + Sync>`); the code that runs a kind of
-//! hook knows its signature and downcasts. Every loop over hooks runs on a snapshot taken under
-//! the lock and released before the first hook is called, so hooks may register or remove
-//! hooks (of any kind, on any module) without deadlock, and a panicking hook leaves the table
-//! usable.
+//! hook knows its signature and downcasts. Every loop over hooks runs on a snapshot, so hooks
+//! may register or remove hooks (of any kind, on any module) without deadlock, and a panicking
+//! hook leaves the table usable. The snapshot of each kind is an immutable list swapped in when
+//! the dictionary changed (`arc-swap`): taking it is a lock-free load, no lock and no copy. A
+//! change only marks the kind's list stale; the next reader rebuilds it once, so registering `n`
+//! hooks costs `O(n)`, and a call after each change costs what copying the list cost before.
 
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
+use arc_swap::ArcSwapOption;
 use indexmap::IndexMap;
 
 use crate::Error;
@@ -223,12 +226,14 @@ impl HookTable {
         self.dicts.iter().all(IndexMap::is_empty)
     }
 
-    /// A snapshot of `kind`'s hooks in firing order, taken so hooks can run without the lock.
-    pub fn snapshot(&self, kind: HookKind) -> Vec<(u64, HookEntry)> {
-        self.dicts[kind.index()]
-            .iter()
-            .map(|(id, e)| (*id, e.clone()))
-            .collect()
+    /// `kind`'s hooks in firing order, as an immutable list (`None` when there are none).
+    fn list(&self, kind: HookKind) -> Option<Arc<HookList>> {
+        let dict = &self.dicts[kind.index()];
+        (!dict.is_empty()).then(|| {
+            Arc::new(HookList(
+                dict.iter().map(|(id, e)| (*id, e.clone())).collect(),
+            ))
+        })
     }
 
     /// PyTorch's `_is_full_backward_hook` tri-state.
@@ -243,11 +248,53 @@ pub struct HookRegistry {
     shared: Arc<Shared>,
 }
 
-/// The table and, readable without the lock, how many of its hooks run on `call`.
+/// The table and, readable without the lock, how many of its hooks run on `call` and each
+/// kind's current list.
 #[derive(Default)]
 struct Shared {
     table: Mutex<HookTable>,
     call_hooks: AtomicUsize,
+    /// Each kind's hooks in firing order, as of the last rebuild.
+    lists: [ArcSwapOption<HookList>; HookKind::COUNT],
+    /// One bit per kind whose dictionary changed since its list was built; set and cleared
+    /// under the lock.
+    stale: AtomicU32,
+}
+
+/// An immutable list of hooks in firing order: what a loop over hooks runs on. Whoever drops
+/// the last reference to a hook drops it here, under the same rule as [`RemovableHandle::remove`]:
+/// a panicking drop is reported, not propagated.
+pub(crate) struct HookList(Vec<(u64, HookEntry)>);
+
+impl Drop for HookList {
+    fn drop(&mut self) {
+        for (id, entry) in self.0.drain(..) {
+            drop_reporting(id, entry);
+        }
+    }
+}
+
+/// Drops a hook, reporting a panic on stderr as Python reports an exception raised while an
+/// object is deleted ("Exception ignored").
+fn drop_reporting(id: u64, entry: HookEntry) {
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(move || drop(entry))) {
+        let message = panic_message(&*panic);
+        eprintln!("Exception ignored while removing hook {id}: {message}");
+    }
+}
+
+/// The hooks of one kind at one moment, global or local: iterate with [`Snapshot::iter`].
+#[derive(Default)]
+pub(crate) struct Snapshot(Option<Arc<HookList>>);
+
+impl Snapshot {
+    /// The hooks in firing order.
+    pub(crate) fn iter(&self) -> std::slice::Iter<'_, (u64, HookEntry)> {
+        match &self.0 {
+            Some(list) => list.0.iter(),
+            None => [].iter(),
+        }
+    }
 }
 
 impl Shared {
@@ -264,10 +311,24 @@ impl HookRegistry {
         self.shared.lock().clone()
     }
 
-    /// A snapshot of `kind`'s hooks in firing order, taken under the lock and released before
-    /// any hook runs.
-    pub(crate) fn snapshot(&self, kind: HookKind) -> Vec<(u64, HookEntry)> {
-        self.shared.lock().snapshot(kind)
+    /// `kind`'s hooks in firing order: the current list, taken without the lock unless a change
+    /// since the last call left it stale.
+    #[inline]
+    pub(crate) fn snapshot(&self, kind: HookKind) -> Snapshot {
+        let shared = &*self.shared;
+        let bit = 1 << kind.index();
+        if shared.stale.load(Ordering::Acquire) & bit != 0 {
+            let old = {
+                let table = shared.lock();
+                let old = shared.lists[kind.index()].swap(table.list(kind));
+                // Cleared after the new list is stored: a reader that sees the bit clear sees it.
+                shared.stale.fetch_and(!bit, Ordering::AcqRel);
+                old
+            };
+            // Dropped once the lock is released: it may hold the last reference to a hook.
+            drop(old);
+        }
+        Snapshot(shared.lists[kind.index()].load_full())
     }
 
     /// The number of forward and backward hooks, read without locking: what `call` checks
@@ -302,6 +363,10 @@ impl HookRegistry {
             let last = dict.len() - 1;
             dict.move_index(last, 0);
         }
+        self.shared
+            .stale
+            .fetch_or(1 << kind.index(), Ordering::AcqRel);
+        drop(table);
         RemovableHandle {
             id,
             kind,
@@ -365,27 +430,37 @@ impl RemovableHandle {
     /// The hook is taken out under the lock and dropped after it is released, so a hook that
     /// owns another hook's handle or guard can be removed (dropping it removes the other). If
     /// dropping it panics, the removal still counts and the panic is reported on stderr, as
-    /// Python reports an exception raised while an object is deleted ("Exception ignored").
+    /// Python reports an exception raised while an object is deleted ("Exception ignored"). A
+    /// call running on a snapshot that still holds the hook finishes with it, and the last
+    /// holder drops it, by the same rule.
     pub fn remove(&self) {
         let Some(shared) = self.table.upgrade() else {
             return;
         };
-        let removed = {
+        let (removed, list) = {
             let mut table = shared.lock();
             let removed = table.dicts[self.kind.index()].shift_remove(&self.id);
-            if removed.is_some() && self.kind.runs_on_call() {
-                shared.call_hooks.fetch_sub(1, Ordering::AcqRel);
-            }
-            removed
+            // The list is rebuilt now (removal is `O(n)` in the dictionary already), so that the
+            // current list does not keep the hook alive and no reader sees a list without it
+            // and without the others.
+            let list = match removed {
+                Some(_) => {
+                    if self.kind.runs_on_call() {
+                        shared.call_hooks.fetch_sub(1, Ordering::AcqRel);
+                    }
+                    let old = shared.lists[self.kind.index()].swap(table.list(self.kind));
+                    shared
+                        .stale
+                        .fetch_and(!(1 << self.kind.index()), Ordering::AcqRel);
+                    old
+                }
+                None => None,
+            };
+            (removed, list)
         };
+        drop(list);
         if let Some(entry) = removed {
-            if let Err(panic) = catch_unwind(AssertUnwindSafe(move || drop(entry))) {
-                let message = panic_message(&*panic);
-                eprintln!(
-                    "Exception ignored while removing hook {}: {message}",
-                    self.id
-                );
-            }
+            drop_reporting(self.id, entry);
         }
     }
 

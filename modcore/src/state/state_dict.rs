@@ -194,7 +194,7 @@ pub(crate) fn run_hooks<T: Tensor, H: 'static>(
         return;
     };
     let snapshot = hooks.snapshot(kind);
-    for (_, entry) in snapshot {
+    for (_, entry) in snapshot.iter() {
         if let Some(hook) = entry.hook.downcast_ref::<H>() {
             call(hook);
         }
