@@ -86,13 +86,58 @@ pub(crate) fn has_call_hooks(core: &ModuleCore) -> bool {
     local | global_call_hooks() != 0
 }
 
-/// The hooks of `kind`: global ones, then the module's.
-fn snapshot<T: Tensor>(module: &dyn Module<T>, kind: HookKind) -> [Snapshot; 2] {
-    let local = match module.core().hooks_if_any() {
-        Some(local) => local.snapshot(kind),
-        None => Snapshot::default(),
-    };
-    [global_hooks().snapshot(kind), local]
+/// The global hooks and the module's, as they are now.
+struct CallHooks<'m> {
+    global: Snapshot,
+    local: Snapshot,
+    registry: Option<&'m HookRegistry>,
+    generations: (u64, u64),
+}
+
+impl<'m> CallHooks<'m> {
+    fn take<T: Tensor>(module: &'m dyn Module<T>) -> Self {
+        let registry = module.core().hooks_if_any();
+        let generations = (
+            global_hooks().generation(),
+            registry.map_or(0, HookRegistry::generation),
+        );
+        CallHooks {
+            global: global_hooks().snapshot(),
+            local: registry.map(HookRegistry::snapshot).unwrap_or_default(),
+            registry,
+            generations,
+        }
+    }
+
+    /// Takes the hooks again if any changed since they were taken (hooks registered or removed
+    /// by `forward` or by a pre-hook take effect for the forward hooks of the same call).
+    fn refresh(&mut self) {
+        let now = (
+            global_hooks().generation(),
+            self.registry.map_or(0, HookRegistry::generation),
+        );
+        if now != self.generations {
+            self.global = global_hooks().snapshot();
+            self.local = self
+                .registry
+                .map(HookRegistry::snapshot)
+                .unwrap_or_default();
+            self.generations = now;
+        }
+    }
+
+    /// The hooks of `kind`: global ones, then the module's.
+    fn iter(&self, kind: HookKind) -> impl Iterator<Item = &(u64, HookEntry)> {
+        self.global.iter(kind).chain(self.local.iter(kind))
+    }
+
+    /// Whether a backward hook of either kind is stored globally or on the module.
+    fn any_backward(&self) -> bool {
+        let kinds = [HookKind::BackwardPre, HookKind::Backward];
+        kinds
+            .iter()
+            .any(|&k| global_hooks().has(k) || self.registry.is_some_and(|r| r.has(k)))
+    }
 }
 
 fn replacement<X: 'static>(
@@ -125,14 +170,14 @@ where
     M::Output: 'static,
 {
     let this = module.as_dyn();
+    let mut hooks = CallHooks::take(this);
     let mut args = args;
     let mut kwargs = kwargs;
     let mut output: Option<M::Output> = None;
     let mut always_called: Vec<u64> = Vec::new();
 
     let outcome = catch_unwind(AssertUnwindSafe(|| -> ForwardResult<()> {
-        let pre_hooks = snapshot(this, HookKind::ForwardPre);
-        for (id, entry) in pre_hooks.iter().flat_map(Snapshot::iter) {
+        for (id, entry) in hooks.iter(HookKind::ForwardPre) {
             let id = *id;
             if let Some(hook) = entry.hook.downcast_ref::<PreHook<T, A, K>>() {
                 match hook {
@@ -155,10 +200,13 @@ where
             }
         }
         #[cfg(feature = "candle")]
-        let backward = backward_hooks(this, &mut args)?;
+        let backward = match hooks.any_backward() {
+            true => backward_hooks(&hooks, &mut args)?,
+            false => None,
+        };
         output = Some(module.forward_kw(args.clone(), kwargs.clone())?);
-        let hooks = snapshot(this, HookKind::Forward);
-        for (id, entry) in hooks.iter().flat_map(Snapshot::iter) {
+        hooks.refresh();
+        for (id, entry) in hooks.iter(HookKind::Forward) {
             let id = *id;
             if entry.always_call {
                 always_called.push(id);
@@ -214,21 +262,14 @@ where
 
 /// Sets up the backward hooks of a call whose argument is a candle tensor.
 #[cfg(feature = "candle")]
-fn backward_hooks<T: Tensor, A: 'static>(
-    this: &dyn Module<T>,
+fn backward_hooks<A: 'static>(
+    hooks: &CallHooks<'_>,
     args: &mut A,
 ) -> ForwardResult<Option<crate::hooks::backward::Wrapping>> {
     let Some(input) = (args as &mut dyn Any).downcast_mut::<candle_core::Tensor>() else {
         return Ok(None);
     };
-    let entries = |kind| {
-        let lists = snapshot(this, kind);
-        lists
-            .iter()
-            .flat_map(Snapshot::iter)
-            .map(|(_, e)| e.clone())
-            .collect()
-    };
+    let entries = |kind| hooks.iter(kind).map(|(_, e)| e.clone()).collect();
     let wrapping = crate::hooks::backward::wrap_input(
         input,
         entries(HookKind::BackwardPre),
@@ -246,11 +287,10 @@ fn run_always_called<T: Tensor, A: 'static, K: 'static, O: 'static>(
     mut output: Option<O>,
     already: &[u64],
 ) {
-    let [global, local] = snapshot(this, HookKind::Forward);
-    let scoped = global
-        .iter()
+    let hooks = CallHooks::take(this);
+    let scoped = (hooks.global.iter(HookKind::Forward))
         .map(|h| ("global module", h))
-        .chain(local.iter().map(|h| ("module", h)));
+        .chain(hooks.local.iter(HookKind::Forward).map(|h| ("module", h)));
     for (scope, (id, entry)) in scoped {
         if !entry.always_call || already.contains(id) {
             continue;

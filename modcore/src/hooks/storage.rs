@@ -12,10 +12,11 @@
 //! Hooks are stored type-erased (`Arc<dyn Any + Send + Sync>`); the code that runs a kind of
 //! hook knows its signature and downcasts. Every loop over hooks runs on a snapshot, so hooks
 //! may register or remove hooks (of any kind, on any module) without deadlock, and a panicking
-//! hook leaves the table usable. The snapshot of each kind is an immutable list swapped in when
-//! the dictionary changed (`arc-swap`): taking it is a lock-free load, no lock and no copy. A
-//! change only marks the kind's list stale; the next reader rebuilds it once, so registering `n`
-//! hooks costs `O(n)`, and a call after each change costs what copying the list cost before.
+//! hook leaves the table usable. A snapshot is the registry's immutable lists, one per kind,
+//! swapped in when a dictionary changed (`arc-swap`): taking it is one lock-free load, no lock
+//! and no copy. Registering only marks the kind's list stale, and the next reader rebuilds it
+//! once, so registering `n` hooks costs `O(n)`; removing rebuilds at once (removal is `O(n)` in
+//! the dictionary already), so the lists never keep a removed hook alive.
 
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -226,14 +227,26 @@ impl HookTable {
         self.dicts.iter().all(IndexMap::is_empty)
     }
 
-    /// `kind`'s hooks in firing order, as an immutable list (`None` when there are none).
-    fn list(&self, kind: HookKind) -> Option<Arc<HookList>> {
-        let dict = &self.dicts[kind.index()];
-        (!dict.is_empty()).then(|| {
-            Arc::new(HookList(
-                dict.iter().map(|(id, e)| (*id, e.clone())).collect(),
-            ))
-        })
+    /// Every kind's list: the stale ones rebuilt from the dictionaries, the others shared with
+    /// the current lists.
+    fn lists(&self, shared: &Shared) -> Lists {
+        let stale = shared.stale.load(Ordering::Acquire);
+        let current = shared.lists.load();
+        let mut lists = Lists::default();
+        for (k, slot) in lists.0.iter_mut().enumerate() {
+            *slot = match current.as_deref() {
+                Some(old) if stale & (1 << k) == 0 => old.0[k].clone(),
+                _ => {
+                    let dict = &self.dicts[k];
+                    (!dict.is_empty()).then(|| {
+                        Arc::new(HookList(
+                            dict.iter().map(|(id, e)| (*id, e.clone())).collect(),
+                        ))
+                    })
+                }
+            };
+        }
+        lists
     }
 
     /// PyTorch's `_is_full_backward_hook` tri-state.
@@ -248,18 +261,35 @@ pub struct HookRegistry {
     shared: Arc<Shared>,
 }
 
-/// The table and, readable without the lock, how many of its hooks run on `call` and each
-/// kind's current list.
+/// The table and, readable without the lock, how many of its hooks run on `call` and the
+/// current lists.
 #[derive(Default)]
 struct Shared {
     table: Mutex<HookTable>,
     call_hooks: AtomicUsize,
-    /// Each kind's hooks in firing order, as of the last rebuild.
-    lists: [ArcSwapOption<HookList>; HookKind::COUNT],
+    /// Every kind's hooks in firing order, as of the last rebuild: one load gives a call all
+    /// the lists it needs.
+    lists: ArcSwapOption<Lists>,
     /// One bit per kind whose dictionary changed since its list was built; set and cleared
     /// under the lock.
     stale: AtomicU32,
+    /// One bit per kind whose dictionary holds a hook; set and cleared under the lock, so a
+    /// reader of an empty kind touches nothing else.
+    present: AtomicU32,
+    /// Bumped under the lock by every change, so a call can tell whether the lists it holds
+    /// are still current after `forward` ran.
+    generation: AtomicU64,
 }
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, HookTable> {
+        self.table.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Every kind's list (`None` for an empty kind).
+#[derive(Default)]
+pub(crate) struct Lists([Option<Arc<HookList>>; HookKind::COUNT]);
 
 /// An immutable list of hooks in firing order: what a loop over hooks runs on. Whoever drops
 /// the last reference to a hook drops it here, under the same rule as [`RemovableHandle::remove`]:
@@ -283,23 +313,23 @@ fn drop_reporting(id: u64, entry: HookEntry) {
     }
 }
 
-/// The hooks of one kind at one moment, global or local: iterate with [`Snapshot::iter`].
+/// The hooks of a registry at one moment, every kind: iterate one with [`Snapshot::iter`]. It
+/// holds the lists through an `arc-swap` guard, which in the common case costs no reference
+/// count; an empty registry holds nothing.
 #[derive(Default)]
-pub(crate) struct Snapshot(Option<Arc<HookList>>);
+pub(crate) struct Snapshot(Option<arc_swap::Guard<Option<Arc<Lists>>>>);
 
 impl Snapshot {
-    /// The hooks in firing order.
-    pub(crate) fn iter(&self) -> std::slice::Iter<'_, (u64, HookEntry)> {
-        match &self.0 {
+    /// `kind`'s hooks in firing order.
+    pub(crate) fn iter(&self, kind: HookKind) -> std::slice::Iter<'_, (u64, HookEntry)> {
+        let list = match self.0.as_deref() {
+            Some(Some(lists)) => lists.0[kind.index()].as_deref(),
+            _ => None,
+        };
+        match list {
             Some(list) => list.0.iter(),
             None => [].iter(),
         }
-    }
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, HookTable> {
-        self.table.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -311,24 +341,39 @@ impl HookRegistry {
         self.shared.lock().clone()
     }
 
-    /// `kind`'s hooks in firing order: the current list, taken without the lock unless a change
-    /// since the last call left it stale.
+    /// Every kind's hooks in firing order: the current lists, taken without the lock unless a
+    /// change since the last reader left one stale (which is then rebuilt, once).
     #[inline]
-    pub(crate) fn snapshot(&self, kind: HookKind) -> Snapshot {
+    pub(crate) fn snapshot(&self) -> Snapshot {
         let shared = &*self.shared;
-        let bit = 1 << kind.index();
-        if shared.stale.load(Ordering::Acquire) & bit != 0 {
+        if shared.present.load(Ordering::Acquire) == 0 {
+            return Snapshot::default();
+        }
+        if shared.stale.load(Ordering::Acquire) != 0 {
             let old = {
                 let table = shared.lock();
-                let old = shared.lists[kind.index()].swap(table.list(kind));
-                // Cleared after the new list is stored: a reader that sees the bit clear sees it.
-                shared.stale.fetch_and(!bit, Ordering::AcqRel);
+                let old = shared.lists.swap(Some(Arc::new(table.lists(shared))));
+                // Cleared after the new lists are stored: a reader that sees no stale bit sees
+                // them.
+                shared.stale.store(0, Ordering::Release);
                 old
             };
             // Dropped once the lock is released: it may hold the last reference to a hook.
             drop(old);
         }
-        Snapshot(shared.lists[kind.index()].load_full())
+        Snapshot(Some(shared.lists.load()))
+    }
+
+    /// Whether any hook of `kind` is stored, read without locking.
+    #[inline]
+    pub(crate) fn has(&self, kind: HookKind) -> bool {
+        self.shared.present.load(Ordering::Acquire) & (1 << kind.index()) != 0
+    }
+
+    /// A number that changes whenever a hook is registered or removed.
+    #[inline]
+    pub(crate) fn generation(&self) -> u64 {
+        self.shared.generation.load(Ordering::Acquire)
     }
 
     /// The number of forward and backward hooks, read without locking: what `call` checks
@@ -363,9 +408,10 @@ impl HookRegistry {
             let last = dict.len() - 1;
             dict.move_index(last, 0);
         }
-        self.shared
-            .stale
-            .fetch_or(1 << kind.index(), Ordering::AcqRel);
+        let bit = 1 << kind.index();
+        self.shared.stale.fetch_or(bit, Ordering::AcqRel);
+        self.shared.present.fetch_or(bit, Ordering::AcqRel);
+        self.shared.generation.fetch_add(1, Ordering::AcqRel);
         drop(table);
         RemovableHandle {
             id,
@@ -448,10 +494,14 @@ impl RemovableHandle {
                     if self.kind.runs_on_call() {
                         shared.call_hooks.fetch_sub(1, Ordering::AcqRel);
                     }
-                    let old = shared.lists[self.kind.index()].swap(table.list(self.kind));
-                    shared
-                        .stale
-                        .fetch_and(!(1 << self.kind.index()), Ordering::AcqRel);
+                    let bit = 1 << self.kind.index();
+                    shared.stale.fetch_or(bit, Ordering::AcqRel);
+                    let old = shared.lists.swap(Some(Arc::new(table.lists(&shared))));
+                    shared.stale.store(0, Ordering::Release);
+                    if table.dicts[self.kind.index()].is_empty() {
+                        shared.present.fetch_and(!bit, Ordering::AcqRel);
+                    }
+                    shared.generation.fetch_add(1, Ordering::AcqRel);
                     old
                 }
                 None => None,

@@ -193,8 +193,8 @@ pub(crate) fn run_hooks<T: Tensor, H: 'static>(
     let Some(hooks) = module.core().hooks_if_any() else {
         return;
     };
-    let snapshot = hooks.snapshot(kind);
-    for (_, entry) in snapshot.iter() {
+    let snapshot = hooks.snapshot();
+    for (_, entry) in snapshot.iter(kind) {
         if let Some(hook) = entry.hook.downcast_ref::<H>() {
             call(hook);
         }
