@@ -48,10 +48,18 @@ fn locate<T: Tensor>(module: &dyn Module<T>, name: &str) -> Location {
     if module.plain_fields().contains(&name) || is_reserved(name) {
         return Location::Plain;
     }
+    // Empty maps are skipped before hashing the name: most modules register one kind.
+    let has = |map_len: usize, found: &dyn Fn() -> bool| map_len != 0 && found();
     match module.core().registry::<T>() {
-        Some(r) if r.parameters.contains_key(name) => Location::Dynamic(MemberKind::Parameter),
-        Some(r) if r.buffers.contains_key(name) => Location::Dynamic(MemberKind::Buffer),
-        Some(r) if r.modules.contains_key(name) => Location::Dynamic(MemberKind::Module),
+        Some(r) if has(r.parameters.len(), &|| r.parameters.contains_key(name)) => {
+            Location::Dynamic(MemberKind::Parameter)
+        }
+        Some(r) if has(r.buffers.len(), &|| r.buffers.contains_key(name)) => {
+            Location::Dynamic(MemberKind::Buffer)
+        }
+        Some(r) if has(r.modules.len(), &|| r.modules.contains_key(name)) => {
+            Location::Dynamic(MemberKind::Module)
+        }
         _ => Location::Missing,
     }
 }
@@ -255,7 +263,9 @@ pub(crate) fn register_buffer<T: Tensor>(
             let registry = registry(module, name)?;
             registry.buffers.insert(name.to_owned(), buffer);
             if persistent {
-                registry.non_persistent.remove(name);
+                if !registry.non_persistent.is_empty() {
+                    registry.non_persistent.remove(name);
+                }
             } else {
                 registry.non_persistent.insert(name.to_owned());
             }
