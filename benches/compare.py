@@ -61,7 +61,8 @@ def rust():
     memory = dict(re.findall(r"(bytes_per_\w+) ([\d.]+)", out))
     values = {}
     base = os.path.join(ROOT, "target", "criterion", "bookkeeping")
-    for _, bench, _ in WORKLOADS + [(None, "named_parameters_hand_written", None)]:
+    for _, bench, _ in WORKLOADS + [(None, "named_parameters_hand_written", None),
+                                     (None, "call_two_hooks_floor", None)]:
         with open(os.path.join(base, bench, "new", "estimates.json")) as f:
             values[bench] = json.load(f)["median"]["point_estimate"] * 1e-9
     for _, bench, _ in TRAINING:
@@ -86,6 +87,10 @@ def main():
         print(f"{label:40s} {fmt(t):>14s} {fmt(r):>14s} {ratio:>9s}")
     overhead = rust_values["call_no_hooks"] - rust_values["forward_direct"]
     print(f"{'call overhead without hooks':40s} {'':>14s} {overhead * 1e9:11.1f} ns")
+    floor = rust_values["call_two_hooks_floor"]
+    t = torch_values.get("call_two_hooks_s")
+    ratio = f"{t / floor:8.1f}x" if t else "-"
+    print(f"{'call with two hooks: the design floor':40s} {fmt(t):>14s} {fmt(floor):>14s} {ratio:>9s}")
     hand = rust_values["named_parameters_hand_written"]
     print(f"{'named_parameters vs hand-written Rust':40s} {'':>14s} {rust_values['named_parameters'] / hand:12.2f}x")
     for key, label in [("bytes_per_empty_module", "bytes per empty module"),

@@ -189,9 +189,28 @@ fn a_reduce_payload_is_refused_by_name_and_never_runs() {
 }
 
 #[test]
-fn the_legacy_format_is_recognised_and_refused() {
-    let e = checkpoint::load_pth::<Tensor>(fixture("legacy.pth")).unwrap_err();
-    assert!(matches!(e, CheckpointError::LegacyPth { .. }), "{e}");
+fn the_legacy_format_reads_as_the_zip_format_does() {
+    let legacy: StateDict<Raw> = checkpoint::load_pth(fixture("legacy.pth")).unwrap();
+    assert_same(&legacy, &expected("views/"));
+    assert_eq!(
+        keys(&legacy),
+        [
+            "base",
+            "row",
+            "column",
+            "transposed",
+            "strided",
+            "expanded",
+            "offset"
+        ]
+    );
+    // Cut anywhere, it is an error, not a panic.
+    let bytes = std::fs::read(fixture("legacy.pth")).unwrap();
+    for cut in [16, 40, bytes.len() / 2, bytes.len() - 3] {
+        let path = common::scratch("cut_legacy.pth");
+        std::fs::write(&path, &bytes[..cut]).unwrap();
+        assert!(checkpoint::load_pth::<Raw>(&path).is_err(), "cut at {cut}");
+    }
 }
 
 /// A `torch.save`-shaped archive `name` with `pickle` as its `data.pkl` and `storages`.

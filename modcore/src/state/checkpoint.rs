@@ -98,12 +98,6 @@ pub enum CheckpointError {
         /// What is wrong.
         message: String,
     },
-    /// A file in the format of `torch.save` before PyTorch 1.6, which is not read.
-    #[error("{}: the legacy torch.save format (PyTorch before 1.6) is not supported; load and re-save it with a current PyTorch", path.display())]
-    LegacyPth {
-        /// The file.
-        path: PathBuf,
-    },
     /// The pickle names a global that `torch.load(weights_only=True)` refuses (a `__reduce__`
     /// payload, a custom class). Nothing of the file was run.
     #[error("{}: Weights only load failed: Unsupported global: GLOBAL {global} was not an allowed global by default (modcore reads only what weights_only=True reads, and runs nothing)", path.display())]

@@ -103,6 +103,8 @@ pub(crate) struct Pickle {
     pub(crate) root: Value,
     pub(crate) containers: Vec<Container>,
     pub(crate) dict_state: HashMap<usize, Value>,
+    /// Every storage the pickle refers to, in order of first reference.
+    pub(crate) storages: Vec<Rc<StorageRef>>,
 }
 
 impl Pickle {
@@ -168,10 +170,17 @@ fn allowed(module: &str, name: &str) -> Option<Global> {
 }
 
 /// Reads a whole pickle.
+#[cfg(test)]
 pub(crate) fn read(data: &[u8]) -> Result<Pickle, PickleError> {
+    read_at(data, 0).map(|(pickle, _)| pickle)
+}
+
+/// Reads the pickle that starts at byte `start` of `data` (files of the legacy `torch.save`
+/// format hold several in a row): the pickle, and where it ended.
+pub(crate) fn read_at(data: &[u8], start: usize) -> Result<(Pickle, usize), PickleError> {
     Machine {
         data,
-        pos: 0,
+        pos: start,
         stack: vec![],
         marks: vec![],
         memo: HashMap::new(),
@@ -179,6 +188,7 @@ pub(crate) fn read(data: &[u8]) -> Result<Pickle, PickleError> {
             root: Value::None,
             containers: vec![],
             dict_state: HashMap::new(),
+            storages: vec![],
         },
     }
     .run()
@@ -430,21 +440,26 @@ impl Machine<'_> {
     fn persistent(&mut self, pid: Value) -> Step<Value> {
         let fields = self.args(&pid)?;
         match fields.as_slice() {
+            // The zip format's five fields, and the legacy format's, with a sixth: the view of
+            // another storage this one is (`None` for a storage of its own).
             [Value::Str(tag), Value::Global(Global::StorageType(dtype)), Value::Str(key), _, numel]
+            | [Value::Str(tag), Value::Global(Global::StorageType(dtype)), Value::Str(key), _, numel, Value::None]
                 if &**tag == "storage" =>
             {
                 let numel = self.int(numel)?;
-                Ok(Value::Storage(Rc::new(StorageRef {
+                let storage = Rc::new(StorageRef {
                     key: key.to_string(),
                     dtype: *dtype,
                     numel: usize::try_from(numel).or_else(|_| self.error("a negative numel"))?,
-                })))
+                });
+                self.pickle.storages.push(storage.clone());
+                Ok(Value::Storage(storage))
             }
             _ => self.error("a persistent id that is not a storage"),
         }
     }
 
-    fn run(mut self) -> Result<Pickle, PickleError> {
+    fn run(mut self) -> Result<(Pickle, usize), PickleError> {
         loop {
             let op = self.u8()?;
             match op {
@@ -460,7 +475,7 @@ impl Machine<'_> {
                 b'.' => {
                     let root = self.pop()?;
                     self.pickle.root = root;
-                    return Ok(self.pickle);
+                    return Ok((self.pickle, self.pos));
                 }
                 b'(' => self.marks.push(self.stack.len()),
                 b'N' => self.stack.push(Value::None),

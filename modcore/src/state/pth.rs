@@ -11,9 +11,8 @@
 //! gathered from its storage by offset and strides (views and shared storages come out as
 //! PyTorch's `torch.load` gives them) and byte-swapped from a big-endian writer.
 //!
-//! The legacy format of PyTorch before 1.6 (a pickle followed by raw storages, not a zip) is
-//! recognised and refused with [`CheckpointError::LegacyPth`]: re-saving it with any current
-//! PyTorch converts it.
+//! The legacy format of PyTorch before 1.6 (pickles followed by the raw storages, not a zip) is
+//! read too, by the same reader, in the byte order its `sys_info` records.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -142,12 +141,44 @@ pub fn load_pth_object<T: Tensor>(path: impl AsRef<Path>) -> Result<PthObject<T>
 /// The depth of nesting a checkpoint may have (PyTorch's own pickler stops near 1000).
 const MAX_DEPTH: usize = 256;
 
-/// An open `torch.save` archive and its read pickle.
+/// How a legacy `torch.save` file starts: the pickle of its magic number,
+/// `0x1950a86a20f9469cfc6c`.
+const LEGACY_MAGIC: [u8; 15] = *b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.";
+
+/// Where the storages' bytes are.
+enum Source {
+    /// The zip format: `<prefix>data/<key>` entries.
+    Zip {
+        zip: zip::ZipArchive<std::fs::File>,
+        /// The archive's folder name, with a trailing `/`.
+        prefix: String,
+    },
+    /// The legacy format: the whole file, and each storage's byte range in it.
+    Legacy {
+        bytes: Vec<u8>,
+        ranges: HashMap<String, std::ops::Range<usize>>,
+    },
+}
+
+/// The pickle at byte `start` of `data`, and where it ends, with pickle errors as checkpoint
+/// errors.
+fn read_pickle(path: &Path, data: &[u8], start: usize) -> Result<(Pickle, usize), CheckpointError> {
+    pickle::read_at(data, start).map_err(|e| match e {
+        PickleError::Global(global) => CheckpointError::UnsupportedGlobal {
+            path: path.to_owned(),
+            global,
+        },
+        PickleError::Format { offset, message } => CheckpointError::PthFormat {
+            path: path.to_owned(),
+            message: format!("the pickle at byte {offset}: {message}"),
+        },
+    })
+}
+
+/// An open `torch.save` file and its read pickle.
 struct Archive<'p> {
     path: &'p Path,
-    zip: zip::ZipArchive<std::fs::File>,
-    /// The archive's folder name, with a trailing `/`.
-    prefix: String,
+    source: Source,
     big_endian: bool,
     pickle: Pickle,
     /// Storage bytes by key, read when a tensor first needs them.
@@ -161,12 +192,10 @@ impl<'p> Archive<'p> {
             message,
         };
         let mut file = open_regular(path)?;
-        let mut magic = [0u8; 4];
-        let read = file.read(&mut magic).unwrap_or(0);
-        if read >= 2 && magic[0] == 0x80 && magic[1] <= 5 {
-            return Err(CheckpointError::LegacyPth {
-                path: path.to_owned(),
-            });
+        let mut head = [0u8; LEGACY_MAGIC.len()];
+        let read = file.read(&mut head).unwrap_or(0);
+        if head[..read] == LEGACY_MAGIC[..] {
+            return Self::open_legacy(path, file);
         }
         let file = open_regular(path)?;
         let mut zip =
@@ -192,19 +221,91 @@ impl<'p> Archive<'p> {
             },
             Err(_) => false, // files from before PyTorch 1.10 are little-endian and do not say
         };
-        let pickle = pickle::read(&data).map_err(|e| match e {
-            PickleError::Global(global) => CheckpointError::UnsupportedGlobal {
-                path: path.to_owned(),
-                global,
-            },
-            PickleError::Format { offset, message } => {
-                format(format!("data.pkl at byte {offset}: {message}"))
-            }
-        })?;
+        let (pickle, _) = read_pickle(path, &data, 0)?;
         Ok(Archive {
             path,
-            zip,
-            prefix,
+            source: Source::Zip { zip, prefix },
+            big_endian,
+            pickle,
+            storages: HashMap::new(),
+        })
+    }
+
+    /// The format of `torch.save` before PyTorch 1.6: a magic number, the protocol version and
+    /// the writer's `sys_info` (its byte order), each a pickle; the object's pickle; a pickle of
+    /// the storage keys; then each storage in that order, its element count (8 bytes) before
+    /// its elements.
+    fn open_legacy(path: &'p Path, mut file: std::fs::File) -> Result<Self, CheckpointError> {
+        let format = |message: &str| CheckpointError::PthFormat {
+            path: path.to_owned(),
+            message: format!("legacy format: {message}"),
+        };
+        let mut bytes = Vec::new();
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        bytes
+            .try_reserve_exact(usize::try_from(size).unwrap_or(usize::MAX))
+            .map_err(|_| format("the file does not fit in memory"))?;
+        std::io::Seek::rewind(&mut file)
+            .and_then(|_| file.read_to_end(&mut bytes))
+            .map_err(|source| CheckpointError::Io {
+                path: path.to_owned(),
+                source,
+            })?;
+        let (version, at) = read_pickle(path, &bytes, LEGACY_MAGIC.len())?;
+        if !matches!(version.root, Value::Int(1001)) {
+            return Err(format("protocol version is not 1001"));
+        }
+        let (sys_info, at) = read_pickle(path, &bytes, at)?;
+        let little = match &sys_info.root {
+            Value::Dict(id) => sys_info
+                .dict(*id)
+                .and_then(|d| d.get(&Key::Str("little_endian".into())))
+                .cloned(),
+            _ => None,
+        };
+        let big_endian = match little {
+            Some(Value::Bool(little)) => !little,
+            _ => return Err(format("sys_info does not say the byte order")),
+        };
+        let (pickle, at) = read_pickle(path, &bytes, at)?;
+        let (keys, mut at) = read_pickle(path, &bytes, at)?;
+        let Value::Seq(keys_id) = keys.root else {
+            return Err(format("the storage keys are not a list"));
+        };
+        let sizes: HashMap<&str, usize> = pickle
+            .storages
+            .iter()
+            .map(|s| (s.key.as_str(), s.dtype.size_in_bytes()))
+            .collect();
+        let mut ranges = HashMap::new();
+        for key in keys.seq(keys_id) {
+            let Value::Str(key) = key else {
+                return Err(format("a storage key that is not a string"));
+            };
+            let size = *sizes
+                .get(&**key)
+                .ok_or_else(|| format(&format!("storage {key} is not referred to")))?;
+            let count: [u8; 8] = bytes
+                .get(at..at + 8)
+                .and_then(|c| c.try_into().ok())
+                .ok_or_else(|| format("the file ends inside the storages"))?;
+            let count = match big_endian {
+                true => u64::from_be_bytes(count),
+                false => u64::from_le_bytes(count),
+            };
+            let start = at + 8;
+            let end = usize::try_from(count)
+                .ok()
+                .and_then(|n| n.checked_mul(size))
+                .and_then(|n| n.checked_add(start))
+                .filter(|&end| end <= bytes.len())
+                .ok_or_else(|| format(&format!("storage {key} runs past the end of the file")))?;
+            ranges.insert(key.to_string(), start..end);
+            at = end;
+        }
+        Ok(Archive {
+            path,
+            source: Source::Legacy { bytes, ranges },
             big_endian,
             pickle,
             storages: HashMap::new(),
@@ -350,11 +451,13 @@ impl<'p> Archive<'p> {
         if let Some(bytes) = self.storages.get(key) {
             return Ok(bytes.clone());
         }
-        let bytes = Rc::new(read_entry(
-            &mut self.zip,
-            &format!("{}data/{key}", self.prefix),
-            None,
-        )?);
+        let bytes = Rc::new(match &mut self.source {
+            Source::Zip { zip, prefix } => read_entry(zip, &format!("{prefix}data/{key}"), None)?,
+            Source::Legacy { bytes, ranges } => {
+                let range = ranges.get(key).ok_or(format!("no storage {key}"))?;
+                bytes[range.clone()].to_vec()
+            }
+        });
         self.storages.insert(key.to_owned(), bytes.clone());
         Ok(bytes)
     }
