@@ -296,3 +296,43 @@ fn a_pre_hook_returning_zeros_zeroes_the_input_gradient() {
     );
     assert_eq!(grad_of_sum(&m, &var(&[1.0, 2.0])).unwrap(), [0.0, 0.0]);
 }
+
+/// Spec §5.3, `inner()` step 1: the backward hooks of a call are collected before its forward
+/// pre-hooks run, so a backward hook a pre-hook registers takes effect from the next call.
+#[test]
+fn a_backward_hook_registered_by_a_pre_hook_counts_from_the_next_call() {
+    let _serial = serial();
+    let m: &'static Triple = Box::leak(Box::default());
+    let ran = Arc::new(Mutex::new(0));
+    let count = ran.clone();
+    let registered = Arc::new(Mutex::new(false));
+    let _pre = m.register_forward_pre_hook(
+        move |_, _: &Tensor| {
+            let mut done = registered.lock().unwrap();
+            if !*done {
+                *done = true;
+                let count = count.clone();
+                let handle = m
+                    .register_full_backward_hook(
+                        move |_, _| {
+                            *count.lock().unwrap() += 1;
+                            None
+                        },
+                        HookOptions::default(),
+                    )
+                    .unwrap();
+                std::mem::forget(handle);
+            }
+            None
+        },
+        HookOptions::default(),
+    );
+    assert_eq!(grad_of_sum(m, &var(&[1.0])).unwrap(), [3.0]);
+    assert_eq!(
+        *ran.lock().unwrap(),
+        0,
+        "not in the call that registered it"
+    );
+    assert_eq!(grad_of_sum(m, &var(&[1.0])).unwrap(), [3.0]);
+    assert_eq!(*ran.lock().unwrap(), 1);
+}

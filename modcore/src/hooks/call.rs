@@ -131,12 +131,11 @@ impl<'m> CallHooks<'m> {
         self.global.iter(kind).chain(self.local.iter(kind))
     }
 
-    /// Whether a backward hook of either kind is stored globally or on the module.
+    /// Whether a backward hook of either kind was stored globally or on the module.
     fn any_backward(&self) -> bool {
-        let kinds = [HookKind::BackwardPre, HookKind::Backward];
-        kinds
+        [HookKind::BackwardPre, HookKind::Backward]
             .iter()
-            .any(|&k| global_hooks().has(k) || self.registry.is_some_and(|r| r.has(k)))
+            .any(|&k| self.iter(k).next().is_some())
     }
 }
 
@@ -199,6 +198,7 @@ where
                 }
             }
         }
+        // The backward hooks are those of before the pre-hooks ran, as PyTorch collects them.
         #[cfg(feature = "candle")]
         let backward = match hooks.any_backward() {
             true => backward_hooks(&hooks, &mut args)?,

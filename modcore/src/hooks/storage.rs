@@ -364,12 +364,6 @@ impl HookRegistry {
         Snapshot(Some(shared.lists.load()))
     }
 
-    /// Whether any hook of `kind` is stored, read without locking.
-    #[inline]
-    pub(crate) fn has(&self, kind: HookKind) -> bool {
-        self.shared.present.load(Ordering::Acquire) & (1 << kind.index()) != 0
-    }
-
     /// A number that changes whenever a hook is registered or removed.
     #[inline]
     pub(crate) fn generation(&self) -> u64 {
