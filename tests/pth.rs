@@ -262,6 +262,16 @@ fn hostile_archives_are_errors_not_panics_hangs_or_huge_allocations() {
         checkpoint::load_pth::<Tensor>(&short).unwrap_err(),
         CheckpointError::PthStorage { .. }
     ));
+    // Stride 0 over one element, 2^40 elements: refused, not allocated.
+    let mut huge = one_tensor_pickle(4, 0, 1, 0);
+    let at = huge.len() - 12; // the `K\x01` of the shape
+    huge.splice(
+        at..at + 2,
+        b"\x8a\x06\x00\x00\x00\x00\x00\x01".iter().copied(),
+    );
+    let huge = archive("huge.pth", &huge, &[("0", &four)]);
+    let e = checkpoint::load_pth::<Raw>(&huge).unwrap_err();
+    assert!(e.to_string().contains("expands to"), "{e}");
     let missing = archive("missing.pth", &one_tensor_pickle(4, 0, 4, 1), &[]);
     assert!(checkpoint::load_pth::<Tensor>(&missing).is_err());
 

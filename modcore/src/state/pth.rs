@@ -141,6 +141,13 @@ pub fn load_pth_object<T: Tensor>(path: impl AsRef<Path>) -> Result<PthObject<T>
 /// The depth of nesting a checkpoint may have (PyTorch's own pickler stops near 1000).
 const MAX_DEPTH: usize = 256;
 
+/// How much larger than its storage a view may come out ([`gather`] writes views out), unless
+/// it stays under [`MAX_EXPANDED_BYTES`].
+const MAX_EXPANSION: usize = 64;
+
+/// The size up to which a view may expand its storage without limit.
+const MAX_EXPANDED_BYTES: usize = 1 << 26;
+
 /// How a legacy `torch.save` file starts: the pickle of its magic number,
 /// `0x1950a86a20f9469cfc6c`.
 const LEGACY_MAGIC: [u8; 15] = *b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.";
@@ -515,6 +522,20 @@ fn gather(storage: &[u8], t: &TensorRef, size: usize, big_endian: bool) -> Resul
         let total = count
             .checked_mul(size)
             .ok_or("a tensor whose size overflows")?;
+        // PyTorch loads an expanded view (stride 0) as a view; here every element is written
+        // out, so a few bytes of file could ask for terabytes. Expansion is bounded instead.
+        if total
+            > MAX_EXPANSION
+                .saturating_mul(storage.len())
+                .max(MAX_EXPANDED_BYTES)
+        {
+            return Err(format!(
+                "a view of {} bytes that expands to {total} bytes (shape {:?}, stride {:?}); views expanding more than {MAX_EXPANSION}x past {MAX_EXPANDED_BYTES} bytes are refused",
+                storage.len(),
+                t.shape,
+                t.stride
+            ));
+        }
         out.try_reserve_exact(total)
             .map_err(|_| format!("{total} bytes could not be allocated"))?;
         let contiguous = is_contiguous(&t.shape, &t.stride);
