@@ -1,11 +1,14 @@
 //! The call path: PyTorch's `__call__` / `_call_impl`.
 //!
 //! With no forward hook anywhere, [`ModuleHooks::call`](crate::ModuleHooks::call) is `forward`
-//! behind one check of two counters ([`has_call_hooks`]). Otherwise [`call_with_hooks`] runs, in PyTorch's order: global then local forward pre-hooks (each sees the arguments the
-//! previous one left), `forward`, then global then local forward hooks (each sees the output the
-//! previous one left). Every loop runs over a snapshot, so hooks registered or removed while hooks
-//! run take effect from the next call, and forward hooks registered inside `forward` already run
-//! in this one. If a pre-hook, `forward` or a hook fails (returns an error or panics), the
+//! behind one check of two counters ([`has_call_hooks`]). Otherwise [`call_with_hooks`] runs, in
+//! PyTorch's order: the backward hooks are collected, then global then local forward pre-hooks
+//! run (each sees the arguments the previous one left), `forward`, then global then local forward
+//! hooks (each sees the output the previous one left). Every loop runs over a snapshot (one
+//! lock-free read of the global and of the module's hook lists, taken again after `forward` only
+//! if a hook was registered or removed meanwhile), so hooks registered or removed while hooks run
+//! take effect from the next call, and forward hooks registered inside `forward` or by a pre-hook
+//! already run in this one. If a pre-hook, `forward` or a hook fails (returns an error or panics), the
 //! `always_call` hooks that have not run yet run with the output so far (`None` if `forward` did
 //! not finish), and then the original failure propagates unchanged; a panicking `always_call`
 //! hook on that path is reported on stderr with PyTorch's warning text and otherwise ignored.
