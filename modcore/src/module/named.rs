@@ -50,6 +50,14 @@ impl<V> Default for Named<V> {
 }
 
 impl<V> Named<V> {
+    /// Room for `entries` entries and `bytes` bytes of names before the buffers grow.
+    pub(crate) fn with_capacity(entries: usize, bytes: usize) -> Self {
+        Named {
+            names: String::with_capacity(bytes),
+            entries: Vec::with_capacity(entries),
+        }
+    }
+
     /// Appends an entry.
     pub(crate) fn push(&mut self, name: &str, value: V) {
         self.names.push_str(name);

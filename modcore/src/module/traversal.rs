@@ -32,6 +32,11 @@ impl Hasher for AddressHasher {
     }
 }
 
+/// What a recursive walk reserves before it starts: enough for a small model, so that a large
+/// one's buffers are not copied by every early doubling.
+const WALK_ENTRIES: usize = 64;
+const WALK_NAME_BYTES: usize = 1024;
+
 /// A set of parameter or buffer identities.
 pub(crate) type AddressSet = HashSet<usize, BuildHasherDefault<AddressHasher>>;
 
@@ -140,7 +145,7 @@ pub(crate) fn named_modules<'a, T: Tensor>(
             }
         });
     }
-    let mut out = Named::default();
+    let mut out = Named::with_capacity(WALK_ENTRIES, WALK_NAME_BYTES);
     walk(module, &mut prefix.to_owned(), &mut out);
     out
 }
@@ -240,7 +245,7 @@ pub(crate) fn named_tensors<'a, T: Tensor, X: TensorEntry<T> + 'a>(
     recurse: bool,
     remove_duplicate: bool,
 ) -> Named<&'a X> {
-    let mut out = Named::default();
+    let mut out = Named::with_capacity(WALK_ENTRIES, WALK_NAME_BYTES);
     visit_tensors(module, prefix, recurse, remove_duplicate, |name, value| {
         out.push(name, value)
     });
