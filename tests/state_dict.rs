@@ -600,3 +600,29 @@ fn a_failed_dtype_conversion_is_reported_with_pytorchs_wording() {
     );
     assert_eq!(m.w.read(modcore::Tensor::dtype), DType::F32);
 }
+
+/// `detached()` (what `state_dict` holds) reads its cache without the tensor's lock: while
+/// another thread replaces the tensor, every read is one of the values set, and never an older
+/// one than a read before it.
+#[test]
+fn detached_reads_during_replacements_see_whole_values_in_order() {
+    let zeros = Tensor::zeros(4, CDType::F32, &Device::Cpu).unwrap();
+    let p = modcore::Parameter::with_requires_grad(zeros, false);
+    let writer = p.clone();
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            for k in 1..=2000 {
+                writer.set_tensor(Tensor::full(k as f32, 4, &Device::Cpu).unwrap());
+            }
+        });
+        let mut last = 0.0f32;
+        for _ in 0..20_000 {
+            let values: Vec<f32> = p.detached().to_vec1().unwrap();
+            assert!(values.iter().all(|&v| v == values[0]), "{values:?}");
+            assert!(values[0] >= last, "{} after {last}", values[0]);
+            last = values[0];
+        }
+    });
+    let values: Vec<f32> = p.detached().to_vec1().unwrap();
+    assert_eq!(values, [2000.0; 4]);
+}

@@ -91,8 +91,14 @@ impl<T: Tensor> Parameter<T> {
     /// `param.detach()`). The same detached tensor (one id) until the tensor changes.
     pub fn detached(&self) -> T {
         let cache = &self.state().detached;
-        // Under the tensor's read lock: a replacement (under its write lock) clears the cache, so
-        // the cache always belongs to the tensor read here.
+        // A cached handle is returned without the tensor's lock: a replacement clears the cache
+        // before it releases the tensor's write lock, so a handle found here belongs to the
+        // tensor as it was before any replacement still in progress (that read comes first).
+        if let Some(detached) = &*cache.read().unwrap_or_else(PoisonError::into_inner) {
+            return detached.clone();
+        }
+        // Filled under the tensor's read lock, which a replacement waits for, so the cache
+        // always belongs to the tensor read here.
         self.read(|tensor| {
             if let Some(detached) = &*cache.read().unwrap_or_else(PoisonError::into_inner) {
                 return detached.clone();
