@@ -209,12 +209,9 @@ impl TransformerEncoderLayer {
     }
 
     fn feed_forward(&self, x: &Tensor) -> ForwardResult<Tensor> {
-        let h = activate(
-            self.shape.config.activation,
-            &self.linear1.forward(x.clone())?,
-        )?;
-        let y = self.linear2.forward(self.dropout.forward(h)?)?;
-        self.dropout2.forward(y)
+        let block = [&self.linear1, &self.linear2];
+        let dropouts = [&self.dropout, &self.dropout2];
+        feed_forward(self.shape.config.activation, block, dropouts, x)
     }
 }
 
@@ -332,12 +329,9 @@ impl TransformerDecoderLayer {
     }
 
     fn feed_forward(&self, x: &Tensor) -> ForwardResult<Tensor> {
-        let h = activate(
-            self.shape.config.activation,
-            &self.linear1.forward(x.clone())?,
-        )?;
-        let y = self.linear2.forward(self.dropout.forward(h)?)?;
-        self.dropout3.forward(y)
+        let block = [&self.linear1, &self.linear2];
+        let dropouts = [&self.dropout, &self.dropout3];
+        feed_forward(self.shape.config.activation, block, dropouts, x)
     }
 }
 
@@ -604,6 +598,18 @@ fn attention(
     Ok(attn
         .forward_kw((x.clone(), kv.clone(), kv.clone()), options)?
         .0)
+}
+
+/// `dropout_out(linear2(dropout(activation(linear1(x)))))`: PyTorch's `_ff_block`.
+fn feed_forward(
+    activation: TransformerActivation,
+    [linear1, linear2]: [&Linear; 2],
+    [dropout, dropout_out]: [&Dropout; 2],
+    x: &Tensor,
+) -> ForwardResult<Tensor> {
+    let h = activate(activation, &linear1.forward(x.clone())?)?;
+    let y = linear2.forward(dropout.forward(h)?)?;
+    dropout_out.forward(y)
 }
 
 fn activate(activation: TransformerActivation, x: &Tensor) -> candle_core::Result<Tensor> {

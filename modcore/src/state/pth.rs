@@ -336,15 +336,8 @@ impl<'p> Archive<'p> {
         value: &Value,
         at: Option<&str>,
     ) -> Result<StateDict<T>, CheckpointError> {
-        let (path, keys) = (self.path, self.top_level_keys());
-        let not_state_dict = |kind: String| CheckpointError::NotAStateDict {
-            path: path.to_owned(),
-            key: at.map(str::to_owned),
-            found: kind,
-            keys: keys.clone(),
-        };
         let Value::Dict(id) = value else {
-            return Err(not_state_dict(format!("a {}", pickle::kind(value))));
+            return Err(self.not_state_dict(at, format!("a {}", pickle::kind(value))));
         };
         let entries: Vec<(Key, Value)> = match self.pickle.dict(*id) {
             Some(d) => d.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
@@ -354,16 +347,24 @@ impl<'p> Archive<'p> {
         for (key, v) in &entries {
             let name = key_text(key);
             let Value::Tensor(t) = v else {
-                return Err(not_state_dict(format!(
-                    "a dict whose entry {name:?} is a {}",
-                    pickle::kind(v)
-                )));
+                let found = format!("a dict whose entry {name:?} is a {}", pickle::kind(v));
+                return Err(self.not_state_dict(at, found));
             };
             let tensor = self.tensor(&name, t)?;
             out.insert(name, tensor);
         }
         self.read_metadata(*id, &mut out);
         Ok(out)
+    }
+
+    /// The error for an entry `at` (or the whole object) that is `found`, not a state dict.
+    fn not_state_dict(&self, at: Option<&str>, found: String) -> CheckpointError {
+        CheckpointError::NotAStateDict {
+            path: self.path.to_owned(),
+            key: at.map(str::to_owned),
+            found,
+            keys: self.top_level_keys(),
+        }
     }
 
     /// The `_metadata` attribute PyTorch's `state_dict()` sets: `{prefix: {"version": n}}`.
