@@ -335,6 +335,11 @@ impl Impls<'_> {
             }
         });
         let indices: Vec<usize> = (0..self.members.len()).collect();
+        let names: Vec<&str> = self.members.iter().map(|f| f.name.as_str()).collect();
+        let persistent: Vec<bool> = self.members.iter().map(|f| table::persistent(f)).collect();
+        let register_none_flags: Vec<bool> = (self.members.iter())
+            .map(|f| f.attrs.register_none.is_some())
+            .collect();
         let place = quote!(__s::Place);
         let result = quote!(::core::result::Result<(), #string>);
         let accessors = quote! {
@@ -349,6 +354,20 @@ impl Impls<'_> {
                     #(#indices => __s::at_mut(&mut self.#accesses, #core_mut, p),)*
                     _ => #option::None,
                 }
+            }
+            fn walk_declared<'modcore>(
+                &'modcore self,
+                kind: __s::MemberKind,
+                walk: &mut __s::Walk<'modcore, '_, #t>,
+            ) {
+                #(__s::walk_field(
+                    &self.#accesses,
+                    #core,
+                    #place::new(#indices, #persistent, #register_none_flags),
+                    #names,
+                    kind,
+                    walk,
+                );)*
             }
             fn assign_member(&mut self, i: usize, v: __s::Value<#t>) -> #option<#result> {
                 match i {
@@ -402,6 +421,15 @@ impl Impls<'_> {
                     }
                     fn attr_mut<'modcore>(&'modcore mut self, _: __s::SlotMut<'modcore>) -> __s::AttrMut<'modcore, #t> {
                         __s::AttrMut::Module(#option::Some(self))
+                    }
+                    #[inline]
+                    fn walk_member<'modcore>(
+                        &'modcore self,
+                        _: __s::Slot<'modcore>,
+                        name: &str,
+                        walk: &mut __s::Walk<'modcore, '_, #t>,
+                    ) {
+                        __s::walk_child(self, name, walk)
                     }
                     fn from_value(v: __s::Value<#t>) -> ::core::result::Result<__s::Box<Self>, #string> {
                         __s::module_from_value(v)

@@ -26,6 +26,7 @@ impl<T> LazyBox<T> {
     }
 
     /// The value, if it was allocated.
+    #[inline]
     pub(crate) fn get(&self) -> Option<&T> {
         let p = self.ptr.load(Ordering::Acquire);
         // SAFETY: `p` is null or came from `Box::into_raw` in `get_or_init` and was published

@@ -232,11 +232,14 @@ pub struct ReadmeDoctests;
 #[doc(hidden)]
 pub mod derive_support {
     pub use crate::module::collection::{Place, Slot, SlotMut};
-    pub use crate::module::generated::{assign, at, at_mut, debug, row, Printable};
+    pub use crate::module::generated::{
+        assign, at, at_mut, debug, row, walk_child, walk_field, Printable,
+    };
     pub use crate::module::member::{
         module_from_value, BufferField, OptionalSubmodule, Submodule, TensorOf,
     };
     pub use crate::module::module::AsModule;
+    pub use crate::module::walk::Walk;
     pub use crate::{
         Attr, AttrMut, Member, MemberAccess, MemberInfo, MemberKind, Module, ModuleCore, StateDict,
         Tensor, Value,

@@ -55,6 +55,12 @@ impl Place {
     pub fn index(self) -> usize {
         self.index
     }
+
+    /// Whether a buffer here is saved in the state dict.
+    #[inline]
+    pub(crate) fn persistent(self) -> bool {
+        self.persistent
+    }
 }
 
 /// A member's [`Place`] and its owner's core, which keeps a collection field's container.

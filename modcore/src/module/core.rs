@@ -88,6 +88,7 @@ impl ModuleCore {
     }
 
     /// The run-time members for tensor type `T`, if any were registered.
+    #[inline]
     pub(crate) fn registry<T: Tensor>(&self) -> Option<&Registry<T>> {
         self.state
             .get()?

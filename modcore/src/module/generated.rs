@@ -4,6 +4,7 @@
 
 use crate::module::collection::{Place, Slot, SlotMut};
 use crate::module::member::{Attr, AttrMut, MemberAccess, TensorOf, Value};
+use crate::module::walk::Walk;
 use crate::{MemberInfo, MemberKind, Module, ModuleCore, Tensor};
 
 /// A module that can print itself: one with a tensor type ([`TensorOf`]) it is a module of.
@@ -65,4 +66,30 @@ pub fn assign<T: Tensor, M: MemberAccess<T>>(
     value: Value<T>,
 ) -> Option<Result<(), String>> {
     Some(member.assign(value))
+}
+
+/// A statement of `Module::walk_declared`: the member `field` at `place`, called `name`, if it
+/// is of the walked `kind` (a constant per field, so each call folds to the member's own code).
+#[inline(always)]
+pub fn walk_field<'a, T: Tensor, F: MemberAccess<T>>(
+    field: &'a F,
+    core: &'a ModuleCore,
+    place: Place,
+    name: &str,
+    kind: MemberKind,
+    walk: &mut Walk<'a, '_, T>,
+) {
+    if F::KIND == kind {
+        field.walk_member(Slot::new(core, place), name, walk)
+    }
+}
+
+/// `MemberAccess::walk_member` of a derived module: the child walked by its own type's code.
+#[inline]
+pub fn walk_child<'a, T: Tensor, M: Module<T>>(
+    module: &'a M,
+    name: &str,
+    walk: &mut Walk<'a, '_, T>,
+) {
+    walk.child(name, module)
 }

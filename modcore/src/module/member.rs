@@ -29,6 +29,7 @@
 use std::fmt;
 
 use crate::module::collection::{Slot, SlotMut};
+use crate::module::walk::Walk;
 use crate::{Buffer, MemberKind, Module, Parameter, Tensor};
 
 /// A type that may be a member of a derived module: parameters, buffers, modules, and
@@ -133,6 +134,14 @@ pub trait MemberAccess<T: Tensor>: Member {
         if !matches!(attr, AttrMut::Plain) {
             f(path, attr)
         }
+    }
+
+    /// Reports this member, called `name`, to a walk (see [`walk`](crate::module::walk)).
+    /// A derived submodule overrides it to walk its own type's code directly.
+    #[doc(hidden)]
+    #[inline]
+    fn walk_member<'a>(&'a self, slot: Slot<'a>, name: &str, walk: &mut Walk<'a, '_, T>) {
+        walk.member(name, self.attr(slot), slot.place.persistent())
     }
 
     /// Builds the member from an assigned value, or returns the value's type name when the value
@@ -370,7 +379,7 @@ pub fn push_segment(path: &mut String, segment: &str) -> usize {
     if len != 0 {
         path.push('.');
     }
-    path.push_str(segment);
+    crate::module::named::append(path, segment);
     len
 }
 
@@ -391,7 +400,7 @@ pub fn push_index(path: &mut String, index: usize) -> usize {
 
 /// Implements `Member` and `MemberAccess` for a leaf handle type that is one entry of `$kind`.
 macro_rules! leaf_member {
-    ($ty:ident, $kind:ident, |$value:ident| $from_value:expr) => {
+    ($ty:ident, $kind:ident, |$this:ident, $slot:ident, $name:ident, $walk:ident| $walk_member:expr, |$value:ident| $from_value:expr) => {
         impl<T> Member for $ty<T> {
             const KIND: MemberKind = MemberKind::$kind;
         }
@@ -403,6 +412,16 @@ macro_rules! leaf_member {
             fn attr_mut<'a>(&'a mut self, _: SlotMut<'a>) -> AttrMut<'a, T> {
                 AttrMut::$kind(Some(self))
             }
+            #[inline(always)]
+            fn walk_member<'a>(
+                &'a self,
+                $slot: Slot<'a>,
+                $name: &str,
+                $walk: &mut Walk<'a, '_, T>,
+            ) {
+                let $this = self;
+                $walk_member
+            }
             fn from_value($value: Value<T>) -> Result<Box<Self>, String> {
                 $from_value.map(Box::new)
             }
@@ -410,16 +429,26 @@ macro_rules! leaf_member {
     };
 }
 
-leaf_member!(Parameter, Parameter, |value| match value {
-    Value::Parameter(p) => Ok(p),
-    other => Err(other.type_name()),
-});
+leaf_member!(
+    Parameter,
+    Parameter,
+    |p, _slot, name, walk| walk.parameter(name, p),
+    |value| match value {
+        Value::Parameter(p) => Ok(p),
+        other => Err(other.type_name()),
+    }
+);
 
-leaf_member!(Buffer, Buffer, |value| match value {
-    Value::Buffer { buffer, .. } => Ok(buffer),
-    Value::Tensor(t) => Ok(Buffer::new(t)),
-    other => Err(other.type_name()),
-});
+leaf_member!(
+    Buffer,
+    Buffer,
+    |b, slot, name, walk| walk.buffer(name, b, slot.place.persistent()),
+    |value| match value {
+        Value::Buffer { buffer, .. } => Ok(buffer),
+        Value::Tensor(t) => Ok(Buffer::new(t)),
+        other => Err(other.type_name()),
+    }
+);
 
 impl<T: Tensor> Member for dyn Module<T> {
     const KIND: MemberKind = MemberKind::Module;
@@ -520,6 +549,13 @@ impl<T: Tensor, M: MemberAccess<T> + Member> MemberAccess<T> for Option<M> {
             None => AttrMut::Plain,
         }
     }
+    /// `None` is skipped by every walk, whatever it stands for.
+    #[inline]
+    fn walk_member<'a>(&'a self, slot: Slot<'a>, name: &str, walk: &mut Walk<'a, '_, T>) {
+        if let Some(m) = self {
+            m.walk_member(slot, name, walk)
+        }
+    }
     fn from_value(value: Value<T>) -> Result<Box<Self>, String> {
         match value {
             Value::None => Ok(Box::new(None)),
@@ -540,6 +576,10 @@ impl<T: Tensor, M: MemberAccess<T> + ?Sized> MemberAccess<T> for Box<M> {
     }
     fn attr_mut<'a>(&'a mut self, slot: SlotMut<'a>) -> AttrMut<'a, T> {
         (**self).attr_mut(slot)
+    }
+    #[inline]
+    fn walk_member<'a>(&'a self, slot: Slot<'a>, name: &str, walk: &mut Walk<'a, '_, T>) {
+        (**self).walk_member(slot, name, walk)
     }
     fn from_value(value: Value<T>) -> Result<Box<Self>, String> {
         M::from_value(value).map(Box::new)

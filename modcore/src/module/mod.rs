@@ -40,3 +40,4 @@ pub(crate) mod repr;
 pub(crate) mod table;
 pub(crate) mod training;
 pub(crate) mod traversal;
+pub(crate) mod walk;

@@ -8,6 +8,7 @@ use crate::module::collection::Place;
 use crate::module::convert::{self, ApplyError};
 use crate::module::declared;
 use crate::module::member::{Attr, AttrMut, Value};
+use crate::module::walk::{self, Walk};
 use crate::module::{attrs, paths, training, traversal};
 use crate::state::{load, state_dict};
 use crate::{
@@ -190,6 +191,21 @@ pub trait Module<T: Tensor>: AsModule<T> + Any + Send + Sync {
         f: &mut dyn FnMut(&mut String, AttrMut<'_, T>),
     ) {
         declared::visit_mut(self, kind, path, f)
+    }
+
+    /// Walks this module for a traversal: its own entries, then its children (see
+    /// [`walk`](crate::module::walk)). Not meant to be overridden.
+    #[doc(hidden)]
+    #[inline]
+    fn walk<'a>(&'a self, walk: &mut Walk<'a, '_, T>) {
+        walk::module(self, walk)
+    }
+
+    /// Reports the declared members of `kind` to a walk, in declaration order.
+    /// `#[derive(Module)]` writes it as one direct call per member.
+    #[doc(hidden)]
+    fn walk_declared<'a>(&'a self, kind: MemberKind, walk: &mut Walk<'a, '_, T>) {
+        walk::declared(self, kind, walk)
     }
 
     /// The state-dict format version of this module type: `#[module(version = N)]`, default 1

@@ -7,7 +7,21 @@
 //! Iterating by value still yields `(String, V)` pairs, so
 //! `for (name, p) in m.named_parameters()` reads as in PyTorch.
 
+use std::cell::Cell;
 use std::fmt;
+
+use crate::module::walk::Key;
+use crate::MemberKind;
+
+/// What a recursive walk reserves at least: enough for a small model.
+const WALK_ENTRIES: usize = 64;
+const WALK_NAME_BYTES: usize = 1024;
+
+thread_local! {
+    /// The entries and name bytes of the last walk result of each kind (by `MemberKind as
+    /// usize`) on this thread.
+    static LAST_WALK: Cell<[(usize, usize); 3]> = const { Cell::new([(0, 0); 3]) };
+}
 
 /// Dotted names with a value each, in traversal order, the names stored in one buffer.
 ///
@@ -58,9 +72,35 @@ impl<V> Named<V> {
         }
     }
 
+    /// An empty result for a recursive walk that reports `kind`, with room for as many entries
+    /// and name bytes as the last such walk on this thread returned (at least a small model's).
+    /// A loop that walks the same model allocates each buffer once, at its final size, instead
+    /// of copying it through every doubling; a walk of a larger model grows as usual.
+    pub(crate) fn for_walk(kind: MemberKind) -> Self {
+        let (entries, bytes) = LAST_WALK.with(|last| last.get()[kind as usize]);
+        Named::with_capacity(entries.max(WALK_ENTRIES), bytes.max(WALK_NAME_BYTES))
+    }
+
+    /// Records this walk result's size for the next [`for_walk`](Named::for_walk) of `kind`.
+    pub(crate) fn walked(self, kind: MemberKind) -> Self {
+        LAST_WALK.with(|last| {
+            let mut sizes = last.get();
+            sizes[kind as usize] = (self.entries.len(), self.names.len());
+            last.set(sizes);
+        });
+        self
+    }
+
     /// Appends an entry.
     pub(crate) fn push(&mut self, name: &str, value: V) {
         self.names.push_str(name);
+        self.entries.push((self.names.len(), value));
+    }
+
+    /// Appends an entry a walk reported.
+    #[inline]
+    pub(crate) fn push_key(&mut self, key: Key<'_>, value: V) {
+        key.write(&mut self.names);
         self.entries.push((self.names.len(), value));
     }
 
@@ -211,5 +251,73 @@ impl<V: fmt::Debug> fmt::Debug for Named<V> {
         f.debug_list()
             .entries((0..self.len()).map(|i| (self.name(i), &self.entries[i].1)))
             .finish()
+    }
+}
+
+/// Appends `text` to `buffer`. Names and their segments are short, so up to 32 bytes are moved
+/// inline, as two overlapping loads and stores of the largest fitting width, rather than
+/// through a call to `memcpy` (which was a fifth of a `named_parameters`).
+#[inline(always)]
+pub(crate) fn append(buffer: &mut String, text: &str) {
+    let len = text.len();
+    if len > 32 {
+        buffer.push_str(text);
+        return;
+    }
+    buffer.reserve(len);
+    /// Copies `len` bytes, `size <= len <= 2 * size`, as the first and the last `size`.
+    ///
+    /// # Safety
+    /// `src` readable and `dst` writable for `len` bytes; they do not overlap.
+    #[inline(always)]
+    unsafe fn two<const SIZE: usize>(src: *const u8, dst: *mut u8, len: usize) {
+        // SAFETY: both moves stay within the `len` bytes the caller vouches for.
+        unsafe {
+            let head = src.cast::<[u8; SIZE]>().read_unaligned();
+            let tail = src.add(len - SIZE).cast::<[u8; SIZE]>().read_unaligned();
+            dst.cast::<[u8; SIZE]>().write_unaligned(head);
+            dst.add(len - SIZE)
+                .cast::<[u8; SIZE]>()
+                .write_unaligned(tail);
+        }
+    }
+    // SAFETY: `reserve` made room for `len` more bytes after the current ones; the source is
+    // another string, so the bytes are whole UTF-8 characters and the regions are disjoint;
+    // the length grows only after the bytes are written.
+    unsafe {
+        let bytes = buffer.as_mut_vec();
+        let src = text.as_ptr();
+        let dst = bytes.as_mut_ptr().add(bytes.len());
+        match len {
+            16..=32 => two::<16>(src, dst, len),
+            8..=15 => two::<8>(src, dst, len),
+            4..=7 => two::<4>(src, dst, len),
+            _ => {
+                for i in 0..len {
+                    *dst.add(i) = *src.add(i);
+                }
+            }
+        }
+        bytes.set_len(bytes.len() + len);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::append;
+
+    #[test]
+    fn append_copies_every_length() {
+        let source: String = ('a'..='z').chain('A'..='Z').chain("é中".chars()).collect();
+        for start in 0..4 {
+            for len in 0..=40.min(source.len() - start) {
+                let Some(text) = source.get(start..start + len) else {
+                    continue;
+                };
+                let mut buffer = String::from("x.");
+                append(&mut buffer, text);
+                assert_eq!(buffer, format!("x.{text}"));
+            }
+        }
     }
 }

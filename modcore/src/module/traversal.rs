@@ -1,14 +1,14 @@
 //! Walking a module tree: children, modules, parameters and buffers in PyTorch's order.
 //!
-//! Everything here is built on `Module::visit_members`, which reports a module's own entries
-//! of one kind (declared members first, then run-time ones) with their names appended to a
-//! shared path buffer. Walks reuse that one buffer; only the names a caller asks for are
-//! allocated.
+//! The walks are [`Walk`](crate::module::walk)s with a sink that keeps what the caller asked
+//! for; only the names a caller keeps are copied. `visit_members` (a module's own entries of
+//! one kind) is here too, for the operations that look at one module at a time.
 
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::module::member::{push_segment, Attr, AttrMut};
+use crate::module::walk::{Key, Sink, Walk, Wants};
 use crate::{Buffer, MemberKind, Module, Named, Parameter, Tensor};
 
 /// Hashes the addresses that identify parameters and buffers: one multiplication (Fibonacci
@@ -31,11 +31,6 @@ impl Hasher for AddressHasher {
         self.0
     }
 }
-
-/// What a recursive walk reserves before it starts: enough for a small model, so that a large
-/// one's buffers are not copied by every early doubling.
-const WALK_ENTRIES: usize = 64;
-const WALK_NAME_BYTES: usize = 1024;
 
 /// A set of parameter or buffer identities.
 pub(crate) type AddressSet = HashSet<usize, BuildHasherDefault<AddressHasher>>;
@@ -115,39 +110,51 @@ pub(crate) fn visit_members_mut<T: Tensor, M: Module<T> + ?Sized>(
     }
 }
 
+/// Collects the modules a walk enters, the root unless `skip_root`.
+struct Modules<'a, T: Tensor> {
+    out: Named<&'a dyn Module<T>>,
+    skip_root: bool,
+}
+
+impl<'a, T: Tensor> Sink<'a, T> for Modules<'a, T> {
+    #[inline]
+    fn enter(&mut self, key: Key<'_>, module: &'a dyn Module<T>) {
+        if std::mem::take(&mut self.skip_root) {
+            return;
+        }
+        self.out.push_key(key, module);
+    }
+}
+
 pub(crate) fn named_children<T: Tensor>(module: &dyn Module<T>) -> Named<&dyn Module<T>> {
-    let mut out = Named::default();
-    module.visit_members(
-        MemberKind::Module,
-        &mut String::new(),
-        &mut |path, entry| {
-            if let Attr::Module(Some(child)) = entry {
-                out.push(path, child);
-            }
-        },
-    );
-    out
+    let mut children = Modules {
+        out: Named::default(),
+        skip_root: true,
+    };
+    let wants = Wants {
+        modules: true,
+        depth: 1,
+        ..Wants::default()
+    };
+    Walk::run(module, "", wants, &mut children);
+    children.out
 }
 
 pub(crate) fn named_modules<'a, T: Tensor>(
     module: &'a dyn Module<T>,
     prefix: &str,
 ) -> Named<&'a dyn Module<T>> {
-    fn walk<'a, T: Tensor>(
-        module: &'a dyn Module<T>,
-        path: &mut String,
-        out: &mut Named<&'a dyn Module<T>>,
-    ) {
-        out.push(path, module);
-        module.visit_members(MemberKind::Module, path, &mut |path, entry| {
-            if let Attr::Module(Some(child)) = entry {
-                walk(child, path, out);
-            }
-        });
-    }
-    let mut out = Named::with_capacity(WALK_ENTRIES, WALK_NAME_BYTES);
-    walk(module, &mut prefix.to_owned(), &mut out);
-    out
+    let mut modules = Modules {
+        out: Named::for_walk(MemberKind::Module),
+        skip_root: false,
+    };
+    let wants = Wants {
+        modules: true,
+        depth: usize::MAX,
+        ..Wants::default()
+    };
+    Walk::run(module, prefix, wants, &mut modules);
+    modules.out.walked(MemberKind::Module)
 }
 
 /// A kind of tensor entry a walk reports (parameters or buffers), and how it tells two
@@ -188,54 +195,65 @@ impl<T: Tensor> TensorEntry<T> for Buffer<T> {
 /// without `recurse`), its own entries of one kind, skipping `None` and, with
 /// `remove_duplicate`, entries already reported (by identity, across the whole walk). Generic
 /// over `f`, so a caller's own sink is called directly, not through a second dynamic call.
-fn visit_tensors<'a, T: Tensor, X: TensorEntry<T> + 'a, F: FnMut(&str, &'a X)>(
+fn visit_tensors<'a, T: Tensor, X: TensorEntry<T> + 'a, F: FnMut(Key<'_>, &'a X)>(
     module: &'a dyn Module<T>,
     prefix: &str,
     recurse: bool,
     remove_duplicate: bool,
     f: F,
 ) {
-    struct Walk<X, F> {
+    struct Tensors<X, F> {
         seen: Option<AddressSet>,
-        recurse: bool,
         f: F,
         _entry: std::marker::PhantomData<fn(&X)>,
     }
 
-    fn walk<'a, T: Tensor, X: TensorEntry<T> + 'a, F: FnMut(&str, &'a X)>(
-        module: &'a dyn Module<T>,
-        path: &mut String,
-        state: &mut Walk<X, F>,
-    ) {
-        module.visit_members(X::KIND, path, &mut |path, entry| {
-            let Some(value) = X::extract(entry) else {
-                return;
-            };
+    impl<'a, X: 'a, F: FnMut(Key<'_>, &'a X)> Tensors<X, F> {
+        #[inline]
+        fn report<T: Tensor>(&mut self, key: Key<'_>, value: &'a X)
+        where
+            X: TensorEntry<T>,
+        {
             // Only a value with several handles can be met twice; checking the handle count
             // is cheaper than hashing every entry.
-            if let (Some(seen), Some(key)) = (&mut state.seen, value.shared_key()) {
+            if let (Some(seen), Some(key)) = (&mut self.seen, value.shared_key()) {
                 if !seen.insert(key) {
                     return;
                 }
             }
-            (state.f)(path, value);
-        });
-        if state.recurse {
-            module.visit_members(MemberKind::Module, path, &mut |path, entry| {
-                if let Attr::Module(Some(child)) = entry {
-                    walk(child, path, state);
-                }
-            });
+            (self.f)(key, value);
         }
     }
 
-    let mut state = Walk {
+    impl<'a, T: Tensor, X: TensorEntry<T> + 'a, F: FnMut(Key<'_>, &'a X)> Sink<'a, T>
+        for Tensors<X, F>
+    {
+        #[inline]
+        fn parameter(&mut self, key: Key<'_>, parameter: &'a Parameter<T>) {
+            if let Some(value) = X::extract(Attr::Parameter(Some(parameter))) {
+                self.report(key, value);
+            }
+        }
+        #[inline]
+        fn buffer(&mut self, key: Key<'_>, buffer: &'a Buffer<T>) {
+            if let Some(value) = X::extract(Attr::Buffer(Some(buffer))) {
+                self.report(key, value);
+            }
+        }
+    }
+
+    let wants = Wants {
+        parameters: X::KIND == MemberKind::Parameter,
+        buffers: X::KIND == MemberKind::Buffer,
+        depth: if recurse { usize::MAX } else { 0 },
+        ..Wants::default()
+    };
+    let mut sink = Tensors {
         seen: remove_duplicate.then(AddressSet::default),
-        recurse,
         f,
         _entry: std::marker::PhantomData,
     };
-    walk::<T, X, F>(module, &mut prefix.to_owned(), &mut state);
+    Walk::run(module, prefix, wants, &mut sink);
 }
 
 /// `named_parameters` / `named_buffers`.
@@ -245,11 +263,18 @@ pub(crate) fn named_tensors<'a, T: Tensor, X: TensorEntry<T> + 'a>(
     recurse: bool,
     remove_duplicate: bool,
 ) -> Named<&'a X> {
-    let mut out = Named::with_capacity(WALK_ENTRIES, WALK_NAME_BYTES);
-    visit_tensors(module, prefix, recurse, remove_duplicate, |name, value| {
-        out.push(name, value)
+    if !recurse {
+        let mut out = Named::default();
+        visit_tensors(module, prefix, false, remove_duplicate, |name, value| {
+            out.push_key(name, value)
+        });
+        return out;
+    }
+    let mut out = Named::for_walk(X::KIND);
+    visit_tensors(module, prefix, true, remove_duplicate, |name, value| {
+        out.push_key(name, value)
     });
-    out
+    out.walked(X::KIND)
 }
 
 pub(crate) fn visit_parameters<'a, T: Tensor>(
@@ -259,7 +284,7 @@ pub(crate) fn visit_parameters<'a, T: Tensor>(
     remove_duplicate: bool,
     f: &mut dyn FnMut(&str, &'a Parameter<T>),
 ) {
-    visit_tensors(module, prefix, recurse, remove_duplicate, f)
+    visit_joined(module, prefix, recurse, remove_duplicate, f)
 }
 
 pub(crate) fn visit_buffers<'a, T: Tensor>(
@@ -269,7 +294,24 @@ pub(crate) fn visit_buffers<'a, T: Tensor>(
     remove_duplicate: bool,
     f: &mut dyn FnMut(&str, &'a Buffer<T>),
 ) {
-    visit_tensors(module, prefix, recurse, remove_duplicate, f)
+    visit_joined(module, prefix, recurse, remove_duplicate, f)
+}
+
+/// [`visit_tensors`] for a caller that wants each name as one `&str`: joined in one reused
+/// buffer.
+fn visit_joined<'a, T: Tensor, X: TensorEntry<T> + 'a>(
+    module: &'a dyn Module<T>,
+    prefix: &str,
+    recurse: bool,
+    remove_duplicate: bool,
+    f: &mut dyn FnMut(&str, &'a X),
+) {
+    let mut name = String::new();
+    visit_tensors(module, prefix, recurse, remove_duplicate, |key, value| {
+        name.clear();
+        key.write(&mut name);
+        f(&name, value)
+    })
 }
 
 pub(crate) fn non_persistent_buffers<T: Tensor>(module: &dyn Module<T>) -> Vec<String> {

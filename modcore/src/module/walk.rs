@@ -1,0 +1,281 @@
+//! [`Walk`]: the pre-order walk of a module tree that `named_modules`, `named_parameters`,
+//! `named_buffers` and `state_dict` are built on.
+//!
+//! PyTorch's order is one rule: a module, then its own parameters, then its own buffers, then
+//! each child the same way. A walk asks every module for exactly that through
+//! `Module::walk`, with what the caller wants reported ([`Wants`]) and where to report it
+//! (a [`Sink`]). `#[derive(Module)]` writes each type's declared members as direct calls
+//! (`Module::walk_declared`), and a derived submodule field is walked by its own type's code,
+//! statically: a tree of derived types is walked with no dynamic call per module or member
+//! kind, and no registry probe beyond one null check where nothing was registered at run time.
+//! What is only known at run time (a `Box<dyn Module>`, a container's entries, run-time
+//! members) is walked through the trait object.
+//!
+//! The path of the module being walked is one buffer the walk extends and truncates. An entry
+//! is reported as a [`Key`]: that path and the entry's own name, not yet joined, so a sink that
+//! keeps names copies the module's path (written long before) and the member's name (a static
+//! string) once each, and never reads back bytes the walk has just written (which stalls a
+//! load on store forwarding, and was a quarter of a `named_parameters`).
+
+use std::fmt;
+
+use crate::module::member::{push_segment, Attr};
+use crate::module::named::append;
+use crate::module::registry::Registry;
+use crate::{Buffer, MemberKind, Module, ModuleCore, Parameter, Tensor};
+
+/// The dotted name of a walked entry: the path of its module and its own name.
+#[derive(Clone, Copy)]
+pub(crate) struct Key<'k> {
+    pub(crate) parent: &'k str,
+    pub(crate) name: &'k str,
+}
+
+impl<'k> Key<'k> {
+    /// The key of `name` under `parent`.
+    #[inline(always)]
+    pub(crate) fn new(parent: &'k str, name: &'k str) -> Self {
+        Key { parent, name }
+    }
+
+    /// Whether a dot goes between the two parts.
+    #[inline(always)]
+    fn dot(&self) -> bool {
+        !self.parent.is_empty() && !self.name.is_empty()
+    }
+
+    /// The length of the joined name.
+    #[inline(always)]
+    pub(crate) fn len(&self) -> usize {
+        self.parent.len() + usize::from(self.dot()) + self.name.len()
+    }
+
+    /// Appends the joined name to `out`.
+    #[inline(always)]
+    pub(crate) fn write(&self, out: &mut String) {
+        out.reserve(self.len());
+        append(out, self.parent);
+        if self.dot() {
+            out.push('.');
+        }
+        append(out, self.name);
+    }
+}
+
+impl fmt::Display for Key<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let dot = if self.dot() { "." } else { "" };
+        write!(f, "{}{dot}{}", self.parent, self.name)
+    }
+}
+
+/// Where a walk reports what it meets.
+pub(crate) trait Sink<'a, T: Tensor> {
+    /// A module, before its own entries and its children (needs [`Wants::modules`]).
+    fn enter(&mut self, key: Key<'_>, module: &'a dyn Module<T>) {
+        let _ = (key, module);
+    }
+    /// A module, after its children (needs [`Wants::leave`]).
+    fn leave(&mut self, key: Key<'_>, module: &'a dyn Module<T>) {
+        let _ = (key, module);
+    }
+    /// A parameter that is not `None` (needs [`Wants::parameters`]).
+    fn parameter(&mut self, key: Key<'_>, parameter: &'a Parameter<T>) {
+        let _ = (key, parameter);
+    }
+    /// A buffer that is not `None` (needs [`Wants::buffers`]).
+    fn buffer(&mut self, key: Key<'_>, buffer: &'a Buffer<T>) {
+        let _ = (key, buffer);
+    }
+}
+
+/// What a walk reports, and how deep it goes.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Wants {
+    pub(crate) modules: bool,
+    pub(crate) leave: bool,
+    pub(crate) parameters: bool,
+    pub(crate) buffers: bool,
+    /// Only the buffers a state dict saves.
+    pub(crate) persistent_only: bool,
+    /// How many levels of children are visited: 0 for the root's own entries only, 1 for its
+    /// children (`named_children`), `usize::MAX` for the whole tree.
+    pub(crate) depth: usize,
+}
+
+/// A walk in progress: the path of the current entry, what is wanted, and the sink. Made only
+/// by this crate; `Module::walk` and the code `#[derive(Module)]` writes take it.
+#[doc(hidden)]
+pub struct Walk<'a, 's, T: Tensor> {
+    path: String,
+    wants: Wants,
+    /// The depth of the module being walked (the root is 0).
+    depth: usize,
+    sink: &'s mut dyn Sink<'a, T>,
+}
+
+impl<'a, 's, T: Tensor> Walk<'a, 's, T> {
+    /// Walks `root` (named `prefix`) and what `wants` asks for below it into `sink`.
+    pub(crate) fn run(
+        root: &'a dyn Module<T>,
+        prefix: &str,
+        wants: Wants,
+        sink: &'s mut dyn Sink<'a, T>,
+    ) {
+        let mut walk = Walk {
+            path: prefix.to_owned(),
+            wants,
+            depth: 0,
+            sink,
+        };
+        walk.enter("", root);
+        root.walk(&mut walk);
+        walk.leave("", root);
+    }
+
+    /// Reports `module`, called `name` under the current path, as entered.
+    #[inline(always)]
+    fn enter<M: Module<T> + ?Sized>(&mut self, name: &str, module: &'a M) {
+        if self.wants.modules {
+            let key = Key::new(&self.path, name);
+            self.sink.enter(key, module.as_dyn());
+        }
+    }
+
+    /// Reports `module`, called `name` under the current path, as left.
+    #[inline(always)]
+    fn leave<M: Module<T> + ?Sized>(&mut self, name: &str, module: &'a M) {
+        if self.wants.leave {
+            let key = Key::new(&self.path, name);
+            self.sink.leave(key, module.as_dyn());
+        }
+    }
+
+    /// A child module called `name` of the module being walked: entered, walked under its
+    /// path, left.
+    #[inline(always)]
+    pub(crate) fn child<M: Module<T> + ?Sized>(&mut self, name: &str, module: &'a M) {
+        self.enter(name, module);
+        let len = push_segment(&mut self.path, name);
+        self.depth += 1;
+        module.walk(self);
+        self.depth -= 1;
+        self.path.truncate(len);
+        self.leave(name, module);
+    }
+
+    /// A parameter called `name` of the module being walked.
+    #[inline(always)]
+    pub(crate) fn parameter(&mut self, name: &str, parameter: &'a Parameter<T>) {
+        self.sink.parameter(Key::new(&self.path, name), parameter);
+    }
+
+    /// A buffer called `name` of the module being walked; a non-persistent one is skipped when
+    /// only persistent ones are wanted.
+    #[inline(always)]
+    pub(crate) fn buffer(&mut self, name: &str, buffer: &'a Buffer<T>, persistent: bool) {
+        if persistent || !self.wants.persistent_only {
+            self.sink.buffer(Key::new(&self.path, name), buffer);
+        }
+    }
+
+    /// A member called `name`, as [`Attr`]; `None` entries and plain attributes are skipped.
+    #[inline(always)]
+    pub(crate) fn member(&mut self, name: &str, attr: Attr<'a, T>, persistent: bool) {
+        match attr {
+            Attr::Parameter(Some(p)) => self.parameter(name, p),
+            Attr::Buffer(Some(b)) => self.buffer(name, b, persistent),
+            Attr::Module(Some(m)) => self.child(name, m),
+            _ => {}
+        }
+    }
+
+    /// The members of `kind` registered at run time in `core`: one null check for a module
+    /// that has none.
+    #[inline(always)]
+    fn registered(&mut self, core: &'a ModuleCore, kind: MemberKind) {
+        if let Some(registry) = core.registry::<T>() {
+            self.registered_in(registry, kind);
+        }
+    }
+
+    fn registered_in(&mut self, registry: &'a Registry<T>, kind: MemberKind) {
+        match kind {
+            MemberKind::Parameter => {
+                for (name, p) in &registry.parameters {
+                    if let Some(p) = p {
+                        self.parameter(name, p);
+                    }
+                }
+            }
+            MemberKind::Buffer => {
+                for (name, b) in &registry.buffers {
+                    if let Some(b) = b {
+                        let persistent =
+                            !(self.wants.persistent_only && registry.non_persistent.contains(name));
+                        self.buffer(name, b, persistent);
+                    }
+                }
+            }
+            MemberKind::Module => {
+                for (name, m) in &registry.modules {
+                    if let Some(m) = m {
+                        self.child(name, &**m);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `Module::walk`: a module's own parameters, its own buffers, then its children, each kind
+/// declared members first. Generic, so a derived type's `walk_declared` is a direct call.
+#[inline]
+pub(crate) fn module<'a, T: Tensor, M: Module<T> + ?Sized>(
+    module: &'a M,
+    walk: &mut Walk<'a, '_, T>,
+) {
+    if walk.wants.parameters {
+        module.walk_declared(MemberKind::Parameter, walk);
+        walk.registered(module.core(), MemberKind::Parameter);
+    }
+    if walk.wants.buffers {
+        module.walk_declared(MemberKind::Buffer, walk);
+        walk.registered(module.core(), MemberKind::Buffer);
+    }
+    if walk.depth < walk.wants.depth {
+        module.walk_declared(MemberKind::Module, walk);
+        walk.registered(module.core(), MemberKind::Module);
+    }
+}
+
+/// `Module::walk_declared` of a module the derive did not write: its declared members through
+/// `visit_declared`, a buffer's persistence from `non_persistent_buffers`.
+pub(crate) fn declared<'a, T: Tensor, M: Module<T> + ?Sized>(
+    module: &'a M,
+    kind: MemberKind,
+    walk: &mut Walk<'a, '_, T>,
+) {
+    // The visit appends each member's name to `name`, which starts empty: so it holds just
+    // that name.
+    let mut name = String::new();
+    // Looked up only for modules that have a buffer, and only for state dicts.
+    let mut non_persistent = None;
+    module.visit_declared(kind, &mut name, &mut |name, attr| {
+        let persistent = !walk.wants.persistent_only
+            || !matches!(attr, Attr::Buffer(Some(_)))
+            || is_persistent(
+                non_persistent.get_or_insert_with(|| module.non_persistent_buffers()),
+                name,
+            );
+        walk.member(name, attr, persistent);
+    });
+}
+
+/// Whether the buffer called `local` (its name under its module) is persistent, given the
+/// module's non-persistent names (a name also covers the entries under it).
+fn is_persistent(non_persistent: &[String], local: &str) -> bool {
+    !non_persistent.iter().any(|name| {
+        local == name || (local.starts_with(name.as_str()) && local[name.len()..].starts_with('.'))
+    })
+}
