@@ -91,12 +91,6 @@ impl<V> Named<V> {
         self
     }
 
-    /// Appends an entry.
-    pub(crate) fn push(&mut self, name: &str, value: V) {
-        self.names.push_str(name);
-        self.entries.push((self.names.len(), value));
-    }
-
     /// Appends an entry a walk reported.
     #[inline]
     pub(crate) fn push_key(&mut self, key: Key<'_>, value: V) {

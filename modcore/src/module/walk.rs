@@ -50,6 +50,14 @@ impl<'k> Key<'k> {
         self.parent.len() + usize::from(self.dot()) + self.name.len()
     }
 
+    /// The joined name, written into `buffer` (cleared first).
+    #[inline]
+    pub(crate) fn joined<'b>(&self, buffer: &'b mut String) -> &'b str {
+        buffer.clear();
+        self.write(buffer);
+        buffer
+    }
+
     /// Appends the joined name to `out`.
     #[inline(always)]
     pub(crate) fn write(&self, out: &mut String) {
@@ -122,8 +130,19 @@ impl<'a, 's, T: Tensor> Walk<'a, 's, T> {
         wants: Wants,
         sink: &'s mut dyn Sink<'a, T>,
     ) {
+        Self::run_at(root, &mut prefix.to_owned(), wants, sink);
+    }
+
+    /// [`run`](Self::run) with `root`'s name in a buffer the walk uses for its paths (and
+    /// gives back unchanged), so a caller walking many modules allocates none.
+    pub(crate) fn run_at(
+        root: &'a dyn Module<T>,
+        path: &mut String,
+        wants: Wants,
+        sink: &'s mut dyn Sink<'a, T>,
+    ) {
         let mut walk = Walk {
-            path: prefix.to_owned(),
+            path: std::mem::take(path),
             wants,
             depth: 0,
             sink,
@@ -131,6 +150,7 @@ impl<'a, 's, T: Tensor> Walk<'a, 's, T> {
         walk.enter("", root);
         root.walk(&mut walk);
         walk.leave("", root);
+        *path = walk.path;
     }
 
     /// Reports `module`, called `name` under the current path, as entered.

@@ -21,7 +21,8 @@ use std::fmt;
 
 use crate::module::member::{Attr, AttrMut};
 use crate::module::traversal::AddressSet;
-use crate::state::state_dict::{key_prefix, run_hooks, StateDict, StateEntry};
+use crate::module::walk::Key;
+use crate::state::state_dict::{for_each_entry, key_prefix, run_hooks, StateDict, StateEntry};
 use crate::tensor::torch_size;
 use crate::{
     Buffer, HookKind, MemberKind, Module, ModuleMetadata, Named, Parameter, Tensor, TensorError,
@@ -129,18 +130,14 @@ impl Layout {
     fn new<T: Tensor>(module: &dyn Module<T>, state_dict: &StateDict<T>) -> Self {
         let mut positions = Vec::new();
         let mut taken = vec![false; state_dict.len()];
-        crate::state::state_dict::walk(
-            module,
-            &mut String::new(),
-            &mut |key, _| {
-                let position = state_dict.index_of(key);
-                if let Some(p) = position {
-                    taken[p] = true;
-                }
-                positions.push(position);
-            },
-            &mut |_, _, _| {},
-        );
+        let mut name = String::new();
+        for_each_entry(module, &mut String::new(), true, &mut |key, _| {
+            let position = state_dict.index_of(key.joined(&mut name));
+            if let Some(p) = position {
+                taken[p] = true;
+            }
+            positions.push(position);
+        });
         let mut layout = Layout {
             generation: state_dict.generation(),
             positions,
@@ -156,14 +153,9 @@ impl Layout {
     /// positions are then not used any more).
     fn refresh<T: Tensor>(&mut self, module: &dyn Module<T>, state_dict: &StateDict<T>) {
         let mut keys = HashSet::new();
-        crate::state::state_dict::walk(
-            module,
-            &mut String::new(),
-            &mut |key, _| {
-                keys.insert(key.to_owned());
-            },
-            &mut |_, _, _| {},
-        );
+        for_each_entry(module, &mut String::new(), true, &mut |key, _| {
+            keys.insert(key.to_string());
+        });
         self.unexpected = owners(module, state_dict, |_, key| !keys.contains(key));
         self.generation = state_dict.generation();
         self.positions.clear();
@@ -233,6 +225,8 @@ struct Planner<'a, 'b, T: Tensor> {
     assign: bool,
     context: LoadContext,
     plan: Named<Planned<'a, T>>,
+    /// A key joined for a lookup, reused.
+    key: String,
 }
 
 impl<'a, T: Tensor> Planner<'a, '_, T> {
@@ -243,22 +237,24 @@ impl<'a, T: Tensor> Planner<'a, '_, T> {
         if hooked || module.migrates() {
             self.edit(module, path);
         }
-        crate::state::state_dict::walk_own(module, path, &mut |key, target| {
+        let mut name = std::mem::take(&mut self.key);
+        for_each_entry(module, path, false, &mut |key, target| {
             let entry = self.next_entry;
             self.next_entry += 1;
             let unchanged = self.state_dict.generation() == self.layout.generation;
             let position = match (unchanged, self.layout.positions.get(entry)) {
                 (true, Some(&position)) => position,
-                _ => self.state_dict.index_of(key),
+                _ => self.state_dict.index_of(key.joined(&mut name)),
             };
             match position.and_then(|p| self.state_dict.get_index(p)) {
-                None => self.context.keys.missing_keys.push(key.to_owned()),
+                None => self.context.keys.missing_keys.push(key.to_string()),
                 Some((_, value)) => {
                     let value = value.clone();
                     self.check(key, target, value);
                 }
             }
         });
+        self.key = name;
         if self.state_dict.generation() != self.layout.generation {
             self.layout.refresh(self.root, &self.state_dict);
         }
@@ -304,7 +300,7 @@ impl<'a, T: Tensor> Planner<'a, '_, T> {
     }
 
     /// Shape and dtype checks of one entry, then its planned write.
-    fn check(&mut self, key: &str, target: StateEntry<'a, T>, mut value: T) {
+    fn check(&mut self, key: Key<'_>, target: StateEntry<'a, T>, mut value: T) {
         let current = target.tensor();
         if !current.same_shape(&value) {
             let (model_shape, value_shape) = (current.shape(), value.shape());
@@ -332,10 +328,10 @@ impl<'a, T: Tensor> Planner<'a, '_, T> {
                 }
             }
         }
-        self.plan.push(key, (target, value));
+        self.plan.push_key(key, (target, value));
     }
 
-    fn copy_error(&mut self, key: &str, model: &[usize], checkpoint: &[usize], error: &str) {
+    fn copy_error(&mut self, key: Key<'_>, model: &[usize], checkpoint: &[usize], error: &str) {
         self.context.error_msgs.push(format!(
             "While copying the parameter named \"{key}\", whose dimensions in the model are {} and whose dimensions in the checkpoint are {}, an exception occurred : ('{error}',).",
             torch_size(model),
@@ -364,6 +360,7 @@ pub(crate) fn load_state_dict<T: Tensor>(
             ..LoadContext::default()
         },
         plan: Named::default(),
+        key: String::new(),
     };
     planner.module(&*module, &mut String::new());
     let Planner { context, plan, .. } = planner;
@@ -463,16 +460,11 @@ fn target_key<T>(target: &StateEntry<'_, T>) -> usize {
 /// The state-dict keys whose parameter or buffer is one of `loaded`.
 fn tied_keys<T: Tensor>(module: &dyn Module<T>, loaded: &AddressSet) -> HashSet<String> {
     let mut out = HashSet::new();
-    crate::state::state_dict::walk(
-        module,
-        &mut String::new(),
-        &mut |key, entry| {
-            if loaded.contains(&target_key(&entry)) {
-                out.insert(key.to_owned());
-            }
-        },
-        &mut |_, _, _| {},
-    );
+    for_each_entry(module, &mut String::new(), true, &mut |key, entry| {
+        if loaded.contains(&target_key(&entry)) {
+            out.insert(key.to_string());
+        }
+    });
     out
 }
 

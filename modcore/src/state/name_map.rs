@@ -13,6 +13,8 @@ use std::sync::OnceLock;
 
 use hashbrown::HashTable;
 
+use crate::module::walk::Key;
+
 /// An insertion-ordered map from names to values: PyTorch's `OrderedDict` as a state dict uses
 /// it. Replacing a value keeps its position; removing one keeps the order of the others.
 ///
@@ -132,6 +134,19 @@ impl<V> NameMap<V> {
             self.insert(key, value);
         } else {
             self.append(key, value);
+        }
+    }
+
+    /// [`push_new`](Self::push_new) of a key a walk reported, written straight into the
+    /// key buffer.
+    #[inline]
+    pub(crate) fn push_key(&mut self, key: Key<'_>, value: V) {
+        if self.index.get().is_some() {
+            self.insert(key.to_string(), value);
+        } else {
+            let start = self.names.len();
+            key.write(&mut self.names);
+            self.entries.push((start, self.names.len(), value));
         }
     }
 

@@ -4,13 +4,11 @@
 //! then each child's entries depth-first; `None` entries and non-persistent buffers are left out.
 //! Tied parameters are *not* de-duplicated: every path gets its key, as in PyTorch.
 
-use std::cell::RefCell;
-
 use indexmap::IndexMap;
 
 use crate::hooks::storage::HookKind;
-use crate::module::member::Attr;
-use crate::{Buffer, MemberKind, Module, NameMap, Parameter, Tensor};
+use crate::module::walk::{Key, Sink, Walk, Wants};
+use crate::{Buffer, Module, NameMap, Parameter, Tensor};
 
 /// The per-module metadata PyTorch keeps in `state_dict._metadata[path]`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -201,114 +199,123 @@ pub(crate) fn run_hooks<T: Tensor, H: 'static>(
     }
 }
 
-/// Whether the buffer at `path` (a full key) is persistent on `module` at `module_path`.
-fn is_persistent(non_persistent: &[String], module_path: &str, path: &str) -> bool {
-    let local = if module_path.is_empty() {
-        path
-    } else {
-        &path[module_path.len() + 1..]
-    };
-    !non_persistent.iter().any(|name| {
-        local == name || (local.starts_with(name.as_str()) && local[name.len()..].starts_with('.'))
-    })
+/// What a state dict holds of a module: its parameters and persistent buffers, and with
+/// `recurse` its children's, depth-first.
+fn saved(recurse: bool) -> Wants {
+    Wants {
+        parameters: true,
+        buffers: true,
+        persistent_only: true,
+        depth: if recurse { usize::MAX } else { 0 },
+        ..Wants::default()
+    }
 }
 
-/// Calls `f` with the entries `module` itself saves (its parameters, then its persistent
-/// buffers; `None` skipped), named under `path`.
-pub(crate) fn walk_own<'a, T: Tensor>(
+/// Calls `f` with every entry `state_dict` saves of `module` (with `recurse`, of the whole
+/// tree; otherwise its own), in order, keyed under `path`, with the live handle.
+pub(crate) fn for_each_entry<'a, T: Tensor>(
     module: &'a dyn Module<T>,
     path: &mut String,
-    f: &mut dyn FnMut(&str, StateEntry<'a, T>),
+    recurse: bool,
+    f: &mut dyn FnMut(Key<'_>, StateEntry<'a, T>),
 ) {
-    module.visit_members(MemberKind::Parameter, path, &mut |path, entry| {
-        if let Attr::Parameter(Some(p)) = entry {
-            f(path, StateEntry::Parameter(p));
+    struct Entries<'f, 'a, T>(&'f mut dyn FnMut(Key<'_>, StateEntry<'a, T>));
+    impl<'a, T: Tensor> Sink<'a, T> for Entries<'_, 'a, T> {
+        fn parameter(&mut self, key: Key<'_>, parameter: &'a Parameter<T>) {
+            (self.0)(key, StateEntry::Parameter(parameter));
         }
-    });
-    // Looked up only for modules that have a buffer.
-    let mut non_persistent = None;
-    let module_path_len = path.len();
-    module.visit_members(MemberKind::Buffer, path, &mut |path, entry| {
-        if let Attr::Buffer(Some(b)) = entry {
-            let non_persistent =
-                non_persistent.get_or_insert_with(|| module.non_persistent_buffers());
-            if is_persistent(non_persistent, &path[..module_path_len], path) {
-                f(path, StateEntry::Buffer(b));
-            }
+        fn buffer(&mut self, key: Key<'_>, buffer: &'a Buffer<T>) {
+            (self.0)(key, StateEntry::Buffer(buffer));
         }
-    });
+    }
+    Walk::run_at(module, path, saved(recurse), &mut Entries(f));
 }
 
-/// Calls `f` with every entry `state_dict` saves, in order, with the live handle.
-/// `on_module(module, path, before)` runs before (`true`) and after (`false`) each module.
-pub(crate) fn walk<'a, T: Tensor>(
-    module: &'a dyn Module<T>,
-    path: &mut String,
-    f: &mut dyn FnMut(&str, StateEntry<'a, T>),
-    on_module: &mut dyn FnMut(&'a dyn Module<T>, &str, bool),
-) {
-    on_module(module, path, true);
-    walk_own(module, path, f);
-    module.visit_members(MemberKind::Module, path, &mut |path, entry| {
-        if let Attr::Module(Some(child)) = entry {
-            walk(child, path, f, on_module);
-        }
-    });
-    on_module(module, path, false);
+/// Runs a module's state-dict pre-hooks, if it has any (the prefix is only built then).
+fn run_pre_hooks<T: Tensor>(module: &dyn Module<T>, path: Key<'_>, keep_vars: bool) {
+    if module.core().hooks_if_any().is_some() {
+        let prefix = key_prefix(&path.to_string());
+        run_hooks(module, HookKind::StateDictPre, |h: &StateDictPreHook<T>| {
+            h(module, &prefix, keep_vars)
+        });
+    }
 }
 
 /// PyTorch's `state_dict(prefix=prefix)`: tensors sharing storage with the module's.
 pub(crate) fn state_dict<T: Tensor>(module: &dyn Module<T>, prefix: &str) -> StateDict<T> {
-    // Shared by the entry and the module callbacks: post-hooks see (and may edit) everything
-    // saved so far.
-    let out = RefCell::new(StateDict::new());
-    let mut path = prefix.trim_end_matches('.').to_owned();
-    walk(
-        module,
-        &mut path,
-        &mut |key, entry| {
-            out.borrow_mut().entries.push_new(key, entry.tensor());
-        },
-        &mut |m, path, before| {
+    /// Saves each entry as it is met, and each module's metadata and hooks around its entries;
+    /// post-hooks see (and may edit) everything saved so far.
+    struct Saving<T> {
+        out: StateDict<T>,
+    }
+    impl<'a, T: Tensor> Sink<'a, T> for Saving<T> {
+        fn enter(&mut self, path: Key<'_>, module: &'a dyn Module<T>) {
             let metadata = ModuleMetadata {
-                version: Some(m.version()),
+                version: Some(module.version()),
             };
-            // The prefix is only built for modules that have hooks.
-            if before {
-                out.borrow_mut().metadata.push_new(path, metadata);
-                run_hooks(m, HookKind::StateDictPre, |h: &StateDictPreHook<T>| {
-                    h(m, &key_prefix(path), false)
-                });
-            } else {
-                run_hooks(m, HookKind::StateDict, |h: &StateDictPostHook<T>| {
-                    h(m, &mut out.borrow_mut(), &key_prefix(path), &metadata)
-                });
+            self.out.metadata.push_key(path, metadata);
+            run_pre_hooks(module, path, false);
+        }
+        fn leave(&mut self, path: Key<'_>, module: &'a dyn Module<T>) {
+            if module.core().hooks_if_any().is_none() {
+                return;
             }
-        },
-    );
-    out.into_inner()
+            let prefix = key_prefix(&path.to_string());
+            let metadata = ModuleMetadata {
+                version: Some(module.version()),
+            };
+            run_hooks(module, HookKind::StateDict, |h: &StateDictPostHook<T>| {
+                h(module, &mut self.out, &prefix, &metadata)
+            });
+        }
+        fn parameter(&mut self, key: Key<'_>, parameter: &'a Parameter<T>) {
+            self.out.entries.push_key(key, parameter.detached());
+        }
+        fn buffer(&mut self, key: Key<'_>, buffer: &'a Buffer<T>) {
+            self.out.entries.push_key(key, buffer.tensor());
+        }
+    }
+    let wants = Wants {
+        modules: true,
+        leave: true,
+        ..saved(true)
+    };
+    let mut sink = Saving {
+        out: StateDict::new(),
+    };
+    Walk::run(module, prefix.trim_end_matches('.'), wants, &mut sink);
+    sink.out
 }
 
 /// PyTorch's `state_dict(keep_vars=True)`: the live parameter and buffer handles.
 pub(crate) fn state_dict_keep_vars<'a, T: Tensor>(
     module: &'a dyn Module<T>,
 ) -> IndexMap<String, StateEntry<'a, T>> {
-    let mut out = IndexMap::new();
-    walk(
-        module,
-        &mut String::new(),
-        &mut |key, entry| {
-            out.insert(key.to_owned(), entry);
-        },
-        &mut |m, path, before| {
-            if before {
-                run_hooks(m, HookKind::StateDictPre, |h: &StateDictPreHook<T>| {
-                    h(m, &key_prefix(path), true)
-                });
-            }
-        },
-    );
-    out
+    /// Keeps each handle; runs the pre-hooks (post-hooks work on tensors).
+    struct Keeping<'a, T> {
+        out: IndexMap<String, StateEntry<'a, T>>,
+    }
+    impl<'a, T: Tensor> Sink<'a, T> for Keeping<'a, T> {
+        fn enter(&mut self, path: Key<'_>, module: &'a dyn Module<T>) {
+            run_pre_hooks(module, path, true);
+        }
+        fn parameter(&mut self, key: Key<'_>, parameter: &'a Parameter<T>) {
+            self.out
+                .insert(key.to_string(), StateEntry::Parameter(parameter));
+        }
+        fn buffer(&mut self, key: Key<'_>, buffer: &'a Buffer<T>) {
+            self.out.insert(key.to_string(), StateEntry::Buffer(buffer));
+        }
+    }
+    let wants = Wants {
+        modules: true,
+        ..saved(true)
+    };
+    let mut sink = Keeping {
+        out: IndexMap::new(),
+    };
+    Walk::run(module, "", wants, &mut sink);
+    sink.out
 }
 
 /// The key prefix of a module path: `""` for the root, `"a.b."` for `"a.b"`.
