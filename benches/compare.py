@@ -30,6 +30,15 @@ WORKLOADS = [
     ("call_two_hooks_s", "call_two_hooks", "call, one pre- and one forward hook"),
     ("register_100_buffers_s", "register_100_buffers", "register 100 buffers"),
 ]
+FLOORS = [
+    # (PyTorch key, criterion benchmark that isolates a floor of modcore's design, label)
+    ("named_parameters_s", "named_parameters_floor", "named_parameters: the names alone"),
+    ("named_parameters_s", "visit_parameters_no_names", "named_parameters: the walk alone"),
+    ("named_modules_s", "named_modules_floor", "named_modules: the names alone"),
+    ("state_dict_s", "state_dict_floor", "state_dict: a tensor handle per entry"),
+    ("call_two_hooks_s", "call_two_hooks_floor", "call with two hooks: the design floor"),
+    ("register_100_buffers_s", "register_100_buffers_floor", "register 100 buffers: an IndexMap"),
+]
 TRAINING = [
     # (PyTorch key, criterion benchmark of the `training` group, label)
     ("adamw_step_foreach_False", "adamw_step", "AdamW step (770 params) vs foreach=False"),
@@ -61,8 +70,7 @@ def rust():
     memory = dict(re.findall(r"(bytes_per_\w+) ([\d.]+)", out))
     values = {}
     base = os.path.join(ROOT, "target", "criterion", "bookkeeping")
-    for _, bench, _ in WORKLOADS + [(None, "named_parameters_hand_written", None),
-                                     (None, "call_two_hooks_floor", None)]:
+    for _, bench, _ in WORKLOADS + FLOORS + [(None, "named_parameters_hand_written", None)]:
         with open(os.path.join(base, bench, "new", "estimates.json")) as f:
             values[bench] = json.load(f)["median"]["point_estimate"] * 1e-9
     for _, bench, _ in TRAINING:
@@ -87,10 +95,10 @@ def main():
         print(f"{label:40s} {fmt(t):>14s} {fmt(r):>14s} {ratio:>9s}")
     overhead = rust_values["call_no_hooks"] - rust_values["forward_direct"]
     print(f"{'call overhead without hooks':40s} {'':>14s} {overhead * 1e9:11.1f} ns")
-    floor = rust_values["call_two_hooks_floor"]
-    t = torch_values.get("call_two_hooks_s")
-    ratio = f"{t / floor:8.1f}x" if t else "-"
-    print(f"{'call with two hooks: the design floor':40s} {fmt(t):>14s} {fmt(floor):>14s} {ratio:>9s}")
+    for key, bench, label in FLOORS:
+        t, r = torch_values.get(key), rust_values[bench]
+        ratio = f"{t / r:8.1f}x" if t else "-"
+        print(f"{label:40s} {fmt(t):>14s} {fmt(r):>14s} {ratio:>9s}")
     hand = rust_values["named_parameters_hand_written"]
     print(f"{'named_parameters vs hand-written Rust':40s} {'':>14s} {rust_values['named_parameters'] / hand:12.2f}x")
     for key, label in [("bytes_per_empty_module", "bytes per empty module"),

@@ -197,7 +197,7 @@ impl Impls<'_> {
             #[automatically_derived]
             impl #impl_generics ::core::fmt::Debug for #this #debug_where {
                 #[inline]
-                fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                fn fmt(&self, f: &mut __s::Formatter<'_>) -> __s::FmtResult {
                     __s::debug(self, f)
                 }
             }
@@ -335,13 +335,7 @@ impl Impls<'_> {
             }
         });
         let indices: Vec<usize> = (0..self.members.len()).collect();
-        let names: Vec<&str> = self.members.iter().map(|f| f.name.as_str()).collect();
-        let persistent: Vec<bool> = self.members.iter().map(|f| table::persistent(f)).collect();
-        let register_none_flags: Vec<bool> = (self.members.iter())
-            .map(|f| f.attrs.register_none.is_some())
-            .collect();
         let place = quote!(__s::Place);
-        let result = quote!(::core::result::Result<(), #string>);
         let accessors = quote! {
             fn member_attr(&self, p: #place) -> #option<__s::Attr<'_, #t>> {
                 match p.index() {
@@ -355,21 +349,14 @@ impl Impls<'_> {
                     _ => #option::None,
                 }
             }
-            fn walk_declared<'modcore>(
-                &'modcore self,
+            fn walk_declared<'__m>(
+                &'__m self,
                 kind: __s::MemberKind,
-                walk: &mut __s::Walk<'modcore, '_, #t>,
+                walk: &mut __s::Walk<'__m, '_, #t>,
             ) {
-                #(__s::walk_field(
-                    &self.#accesses,
-                    #core,
-                    #place::new(#indices, #persistent, #register_none_flags),
-                    #names,
-                    kind,
-                    walk,
-                );)*
+                #(__s::walk_field(self, &self.#accesses, #indices, kind, walk);)*
             }
-            fn assign_member(&mut self, i: usize, v: __s::Value<#t>) -> #option<#result> {
+            fn assign_member(&mut self, i: usize, v: __s::Value<#t>) -> __s::Assigned {
                 match i {
                     #(#indices => __s::assign(&mut self.#accesses, v),)*
                     _ => #option::None,
@@ -392,11 +379,10 @@ impl Impls<'_> {
 
                 #[automatically_derived]
                 impl #module_impl_generics __s::Module<#t> for #ident #ty_generics #module_where {
-                    #[inline]
+                    // Leaf functions this small are inlined across crates without `#[inline]`.
                     fn core(&self) -> &__s::ModuleCore {
                         #core
                     }
-                    #[inline]
                     fn core_mut(&mut self) -> &mut __s::ModuleCore {
                         #core_mut
                     }
@@ -416,22 +402,22 @@ impl Impls<'_> {
 
                 #[automatically_derived]
                 impl #module_impl_generics __s::MemberAccess<#t> for #ident #ty_generics #access_where {
-                    fn attr<'modcore>(&'modcore self, _: __s::Slot<'modcore>) -> __s::Attr<'modcore, #t> {
+                    fn attr<'__m>(&'__m self, _: __s::Slot<'__m>) -> __s::Attr<'__m, #t> {
                         __s::Attr::Module(#option::Some(self))
                     }
-                    fn attr_mut<'modcore>(&'modcore mut self, _: __s::SlotMut<'modcore>) -> __s::AttrMut<'modcore, #t> {
+                    fn attr_mut<'__m>(&'__m mut self, _: __s::SlotMut<'__m>) -> __s::AttrMut<'__m, #t> {
                         __s::AttrMut::Module(#option::Some(self))
                     }
                     #[inline]
-                    fn walk_member<'modcore>(
-                        &'modcore self,
-                        _: __s::Slot<'modcore>,
+                    fn walk_member<'__m>(
+                        &'__m self,
+                        _: __s::Slot<'__m>,
                         name: &str,
-                        walk: &mut __s::Walk<'modcore, '_, #t>,
+                        walk: &mut __s::Walk<'__m, '_, #t>,
                     ) {
                         __s::walk_child(self, name, walk)
                     }
-                    fn from_value(v: __s::Value<#t>) -> ::core::result::Result<__s::Box<Self>, #string> {
+                    fn from_value(v: __s::Value<#t>) -> __s::FromValue<Self> {
                         __s::module_from_value(v)
                     }
                 }

@@ -233,7 +233,7 @@ pub struct ReadmeDoctests;
 pub mod derive_support {
     pub use crate::module::collection::{Place, Slot, SlotMut};
     pub use crate::module::generated::{
-        assign, at, at_mut, debug, row, walk_child, walk_field, Printable,
+        assign, at, at_mut, debug, row, walk_child, walk_field, Assigned, FromValue, Printable,
     };
     pub use crate::module::member::{
         module_from_value, BufferField, OptionalSubmodule, Submodule, TensorOf,
@@ -245,6 +245,7 @@ pub mod derive_support {
         Tensor, Value,
     };
     pub use ::core::any::Any;
+    pub use ::core::fmt::{Formatter, Result as FmtResult};
     pub use ::std::boxed::Box;
     pub use ::std::string::String;
 }

@@ -68,21 +68,29 @@ pub fn assign<T: Tensor, M: MemberAccess<T>>(
     Some(member.assign(value))
 }
 
-/// A statement of `Module::walk_declared`: the member `field` at `place`, called `name`, if it
-/// is of the walked `kind` (a constant per field, so each call folds to the member's own code).
+/// A statement of `Module::walk_declared`: `module`'s member `field`, row `index` of its table,
+/// if it is of the walked `kind` (a constant per field, so each call folds to the member's own
+/// code, and its name and persistence to constants of the table).
 #[inline(always)]
-pub fn walk_field<'a, T: Tensor, F: MemberAccess<T>>(
+pub fn walk_field<'a, T: Tensor, M: Module<T>, F: MemberAccess<T>>(
+    module: &'a M,
     field: &'a F,
-    core: &'a ModuleCore,
-    place: Place,
-    name: &str,
+    index: usize,
     kind: MemberKind,
     walk: &mut Walk<'a, '_, T>,
 ) {
     if F::KIND == kind {
-        field.walk_member(Slot::new(core, place), name, walk)
+        let info = &module.members()[index];
+        let place = Place::new(index, info.persistent, module.registers_none(index));
+        field.walk_member(Slot::new(module.core(), place), info.name, walk)
     }
 }
+
+/// What `Module::assign_member` returns (a short name keeps the derive's output short).
+pub type Assigned = Option<Result<(), String>>;
+
+/// What `MemberAccess::from_value` returns.
+pub type FromValue<S> = Result<Box<S>, String>;
 
 /// `MemberAccess::walk_member` of a derived module: the child walked by its own type's code.
 #[inline]
