@@ -131,7 +131,7 @@ impl Layout {
         let mut positions = Vec::new();
         let mut taken = vec![false; state_dict.len()];
         let mut name = String::new();
-        for_each_entry(module, &mut String::new(), true, &mut |key, _| {
+        for_each_entry(module, &mut String::new(), true, |key, _| {
             let position = state_dict.index_of(key.joined(&mut name));
             if let Some(p) = position {
                 taken[p] = true;
@@ -153,7 +153,7 @@ impl Layout {
     /// positions are then not used any more).
     fn refresh<T: Tensor>(&mut self, module: &dyn Module<T>, state_dict: &StateDict<T>) {
         let mut keys = HashSet::new();
-        for_each_entry(module, &mut String::new(), true, &mut |key, _| {
+        for_each_entry(module, &mut String::new(), true, |key, _| {
             keys.insert(key.to_string());
         });
         self.unexpected = owners(module, state_dict, |_, key| !keys.contains(key));
@@ -238,7 +238,7 @@ impl<'a, T: Tensor> Planner<'a, '_, T> {
             self.edit(module, path);
         }
         let mut name = std::mem::take(&mut self.key);
-        for_each_entry(module, path, false, &mut |key, target| {
+        for_each_entry(module, path, false, |key, target| {
             let entry = self.next_entry;
             self.next_entry += 1;
             let unchanged = self.state_dict.generation() == self.layout.generation;
@@ -460,7 +460,7 @@ fn target_key<T>(target: &StateEntry<'_, T>) -> usize {
 /// The state-dict keys whose parameter or buffer is one of `loaded`.
 fn tied_keys<T: Tensor>(module: &dyn Module<T>, loaded: &AddressSet) -> HashSet<String> {
     let mut out = HashSet::new();
-    for_each_entry(module, &mut String::new(), true, &mut |key, entry| {
+    for_each_entry(module, &mut String::new(), true, |key, entry| {
         if loaded.contains(&target_key(&entry)) {
             out.insert(key.to_string());
         }

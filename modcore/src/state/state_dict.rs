@@ -217,10 +217,11 @@ pub(crate) fn for_each_entry<'a, T: Tensor>(
     module: &'a dyn Module<T>,
     path: &mut String,
     recurse: bool,
-    f: &mut dyn FnMut(Key<'_>, StateEntry<'a, T>),
+    f: impl FnMut(Key<'_>, StateEntry<'a, T>),
 ) {
-    struct Entries<'f, 'a, T>(&'f mut dyn FnMut(Key<'_>, StateEntry<'a, T>));
-    impl<'a, T: Tensor> Sink<'a, T> for Entries<'_, 'a, T> {
+    /// Generic over the callback, so it is inlined into the sink's methods.
+    struct Entries<F>(F);
+    impl<'a, T: Tensor, F: FnMut(Key<'_>, StateEntry<'a, T>)> Sink<'a, T> for Entries<F> {
         fn parameter(&mut self, key: Key<'_>, parameter: &'a Parameter<T>) {
             (self.0)(key, StateEntry::Parameter(parameter));
         }
