@@ -263,18 +263,18 @@ pub(crate) fn named_tensors<'a, T: Tensor, X: TensorEntry<T> + 'a>(
     recurse: bool,
     remove_duplicate: bool,
 ) -> Named<&'a X> {
-    if !recurse {
-        let mut out = Named::default();
-        visit_tensors(module, prefix, false, remove_duplicate, |name, value| {
-            out.push_key(name, value)
-        });
-        return out;
-    }
-    let mut out = Named::for_walk(X::KIND);
-    visit_tensors(module, prefix, true, remove_duplicate, |name, value| {
+    // Only a whole-tree walk is sized from the last one (a module's own entries are few).
+    let mut out = match recurse {
+        true => Named::for_walk(X::KIND),
+        false => Named::default(),
+    };
+    visit_tensors(module, prefix, recurse, remove_duplicate, |name, value| {
         out.push_key(name, value)
     });
-    out.walked(X::KIND)
+    match recurse {
+        true => out.walked(X::KIND),
+        false => out,
+    }
 }
 
 pub(crate) fn visit_parameters<'a, T: Tensor>(
@@ -308,9 +308,7 @@ fn visit_joined<'a, T: Tensor, X: TensorEntry<T> + 'a>(
 ) {
     let mut name = String::new();
     visit_tensors(module, prefix, recurse, remove_duplicate, |key, value| {
-        name.clear();
-        key.write(&mut name);
-        f(&name, value)
+        f(key.joined(&mut name), value)
     })
 }
 
