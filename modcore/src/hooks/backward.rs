@@ -89,7 +89,7 @@ impl State {
     fn run_pre(&self, grad_output: Grads) -> candle_core::Result<Grads> {
         let mut grad_output = grad_output;
         for entry in &self.pre {
-            if let Some(hook) = entry.hook.downcast_ref::<BackwardPreHook>() {
+            if let Some(hook) = entry.hook_as::<BackwardPreHook>() {
                 if let Some(new) = hook(&grad_output) {
                     check_count("Backward pre hook", "grad_output", &new, &grad_output)?;
                     grad_output = new;
@@ -106,7 +106,7 @@ impl State {
     ) -> candle_core::Result<Grads> {
         let mut grad_input = grad_input;
         for entry in &self.full {
-            if let Some(hook) = entry.hook.downcast_ref::<BackwardHook>() {
+            if let Some(hook) = entry.hook_as::<BackwardHook>() {
                 if let Some(new) = hook(&grad_input, grad_output) {
                     if !self.input_requires_grad && new.iter().any(Option::is_some) {
                         return Err(msg("Backward hook for Modules where no input requires gradient should always return None or None for all gradients.".to_owned()));

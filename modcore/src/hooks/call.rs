@@ -18,7 +18,7 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 use crate::hooks::forward::{ForwardKw, ForwardResult, HookTypeError};
 use crate::hooks::storage::{
-    global_call_hooks, global_hooks, HookEntry, HookKind, HookRegistry, Snapshot,
+    global_call_hooks, global_hooks_if_any, HookEntry, HookKind, HookRegistry, Snapshot,
 };
 use crate::{Module, ModuleCore, Tensor};
 
@@ -89,56 +89,77 @@ pub(crate) fn has_call_hooks(core: &ModuleCore) -> bool {
     local | global_call_hooks() != 0
 }
 
+/// One registry's hooks for the length of a call: its lists as they were taken, and the
+/// generation they were taken at.
+#[derive(Default)]
+struct Taken {
+    generation: u64,
+    lists: Snapshot,
+}
+
+impl Taken {
+    /// `registry`'s lists as they are now; nothing to take for a registry that holds no hook.
+    #[inline(always)]
+    fn of(registry: Option<&HookRegistry>) -> Self {
+        match registry {
+            Some(registry) => Taken {
+                generation: registry.generation(),
+                lists: registry.snapshot(),
+            },
+            None => Taken::default(),
+        }
+    }
+
+    /// Takes `registry`'s lists again if a hook was registered or removed since (a registry
+    /// that did not exist then has generation 0, as one that held nothing).
+    #[inline]
+    fn refresh(&mut self, registry: Option<&HookRegistry>) {
+        if registry.map_or(0, HookRegistry::generation) != self.generation {
+            *self = Taken::of(registry);
+        }
+    }
+}
+
 /// The global hooks and the module's, as they are now.
 struct CallHooks<'m> {
-    global: Snapshot,
-    local: Snapshot,
+    global: Taken,
+    local: Taken,
     registry: Option<&'m HookRegistry>,
-    generations: (u64, u64),
 }
 
 impl<'m> CallHooks<'m> {
-    fn take<T: Tensor>(module: &'m dyn Module<T>) -> Self {
-        let registry = module.core().hooks_if_any();
-        let generations = (
-            global_hooks().generation(),
-            registry.map_or(0, HookRegistry::generation),
-        );
+    #[inline(always)]
+    fn take(registry: Option<&'m HookRegistry>) -> Self {
         CallHooks {
-            global: global_hooks().snapshot(),
-            local: registry.map(HookRegistry::snapshot).unwrap_or_default(),
+            global: Taken::of(global_hooks_if_any()),
+            local: Taken::of(registry),
             registry,
-            generations,
         }
     }
 
     /// Takes the hooks again if any changed since they were taken (hooks registered or removed
     /// by `forward` or by a pre-hook take effect for the forward hooks of the same call).
+    #[inline]
     fn refresh(&mut self) {
-        let now = (
-            global_hooks().generation(),
-            self.registry.map_or(0, HookRegistry::generation),
-        );
-        if now != self.generations {
-            self.global = global_hooks().snapshot();
-            self.local = self
-                .registry
-                .map(HookRegistry::snapshot)
-                .unwrap_or_default();
-            self.generations = now;
-        }
+        self.global.refresh(global_hooks_if_any());
+        self.local.refresh(self.registry);
     }
 
     /// The hooks of `kind`: global ones, then the module's.
+    #[inline]
     fn iter(&self, kind: HookKind) -> impl Iterator<Item = &(u64, HookEntry)> {
-        self.global.iter(kind).chain(self.local.iter(kind))
+        self.global
+            .lists
+            .iter(kind)
+            .chain(self.local.lists.iter(kind))
     }
 
     /// Whether a backward hook of either kind was stored globally or on the module.
+    #[inline]
     fn any_backward(&self) -> bool {
-        [HookKind::BackwardPre, HookKind::Backward]
+        [&self.global.lists, &self.local.lists]
             .iter()
-            .any(|&k| self.iter(k).next().is_some())
+            .any(|lists| lists.has(HookKind::BackwardPre) || lists.has(HookKind::Backward))
     }
 }
 
@@ -172,7 +193,7 @@ where
     M::Output: 'static,
 {
     let this = module.as_dyn();
-    let mut hooks = CallHooks::take(this);
+    let mut hooks = CallHooks::take(module.core().hooks_if_any());
     let mut args = args;
     let mut kwargs = kwargs;
     let mut output: Option<M::Output> = None;
@@ -181,7 +202,7 @@ where
     let outcome = catch_unwind(AssertUnwindSafe(|| -> ForwardResult<()> {
         for (id, entry) in hooks.iter(HookKind::ForwardPre) {
             let id = *id;
-            if let Some(hook) = entry.hook.downcast_ref::<PreHook<T, A, K>>() {
+            if let Some(hook) = entry.hook_as::<PreHook<T, A, K>>() {
                 match hook {
                     PreHook::Args(h) => {
                         if let Some(new) = h(this, &args) {
@@ -195,7 +216,7 @@ where
                         }
                     }
                 }
-            } else if let Some(hook) = entry.hook.downcast_ref::<AnyPreHook<T>>() {
+            } else if let Some(hook) = entry.hook_as::<AnyPreHook<T>>() {
                 if let Some(new) = hook(this, &args) {
                     args = replacement(new, "forward pre-hook", id)?;
                 }
@@ -217,14 +238,13 @@ where
             let Some(current) = output.as_ref() else {
                 break;
             };
-            let new = if let Some(hook) = entry.hook.downcast_ref::<PostHook<T, A, K, M::Output>>()
-            {
+            let new = if let Some(hook) = entry.hook_as::<PostHook<T, A, K, M::Output>>() {
                 match hook {
                     PostHook::Args(h) => h(this, &args, current),
                     PostHook::Kwargs(h) => h(this, &args, &kwargs, current),
                     PostHook::Always(h) => h(this, &args, &kwargs, Some(current)),
                 }
-            } else if let Some(hook) = entry.hook.downcast_ref::<AnyPostHook<T>>() {
+            } else if let Some(hook) = entry.hook_as::<AnyPostHook<T>>() {
                 match hook(this, &args, kwargs_for(entry, &kwargs), Some(current)) {
                     Some(new) => Some(replacement(new, "forward hook", id)?),
                     None => None,
@@ -290,18 +310,24 @@ fn run_always_called<T: Tensor, A: 'static, K: 'static, O: 'static>(
     mut output: Option<O>,
     already: &[u64],
 ) {
-    let hooks = CallHooks::take(this);
-    let scoped = (hooks.global.iter(HookKind::Forward))
+    let hooks = CallHooks::take(this.core().hooks_if_any());
+    let scoped = (hooks.global.lists.iter(HookKind::Forward))
         .map(|h| ("global module", h))
-        .chain(hooks.local.iter(HookKind::Forward).map(|h| ("module", h)));
+        .chain(
+            hooks
+                .local
+                .lists
+                .iter(HookKind::Forward)
+                .map(|h| ("module", h)),
+        );
     for (scope, (id, entry)) in scoped {
         if !entry.always_call || already.contains(id) {
             continue;
         }
         let ran = catch_unwind(AssertUnwindSafe(|| {
-            if let Some(PostHook::Always(h)) = entry.hook.downcast_ref::<PostHook<T, A, K, O>>() {
+            if let Some(PostHook::Always(h)) = entry.hook_as::<PostHook<T, A, K, O>>() {
                 h(this, args, kwargs, output.as_ref())
-            } else if let Some(hook) = entry.hook.downcast_ref::<AnyPostHook<T>>() {
+            } else if let Some(hook) = entry.hook_as::<AnyPostHook<T>>() {
                 let current = output.as_ref().map(|o| o as &dyn Any);
                 hook(this, args, kwargs_for(entry, kwargs), current)
                     .and_then(|new| new.downcast::<O>().ok().map(|new| *new))

@@ -95,7 +95,7 @@ pub fn register_module_module_registration_hook<T: Tensor>(
 fn run<H: 'static, V>(kind: HookKind, mut value: V, call: impl Fn(&H, &V) -> Option<V>) -> V {
     let hooks = global_hooks().snapshot();
     for (_, entry) in hooks.iter(kind) {
-        if let Some(hook) = entry.hook.downcast_ref::<H>() {
+        if let Some(hook) = entry.hook_as::<H>() {
             if let Some(replacement) = call(hook, &value) {
                 value = replacement;
             }

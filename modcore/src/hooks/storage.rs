@@ -18,7 +18,7 @@
 //! once, so registering `n` hooks costs `O(n)`; removing rebuilds at once (removal is `O(n)` in
 //! the dictionary already), so the lists never keep a removed hook alive.
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
@@ -180,11 +180,28 @@ impl<A: AlwaysCallFlag> HookOptions<A> {
 #[derive(Clone)]
 pub struct HookEntry {
     /// The hook; its concrete type depends on the [`HookKind`].
-    pub hook: Arc<dyn Any + Send + Sync>,
+    pub(crate) hook: Arc<dyn Any + Send + Sync>,
     /// Registered with `with_kwargs`.
     pub with_kwargs: bool,
     /// Registered with `always_call`.
     pub always_call: bool,
+    /// The concrete type of `hook`, read once when it is registered: a call tells a hook's
+    /// signature by one comparison, where `downcast_ref` asks the vtable every time.
+    type_id: TypeId,
+}
+
+impl HookEntry {
+    /// The hook, if it is an `H`.
+    #[inline(always)]
+    pub(crate) fn hook_as<H: Any>(&self) -> Option<&H> {
+        if self.type_id == TypeId::of::<H>() {
+            // SAFETY: `type_id` is the type id of the value `hook` points to (it is set only
+            // in `register`, from that value, and `hook` is never replaced), so it is an `H`.
+            Some(unsafe { &*Arc::as_ptr(&self.hook).cast::<H>() })
+        } else {
+            None
+        }
+    }
 }
 
 /// PyTorch's `RemovableHandle.next_id`: one counter for every hook of every kind, never reused.
@@ -285,6 +302,23 @@ impl Shared {
     fn lock(&self) -> MutexGuard<'_, HookTable> {
         self.table.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// Rebuilds the lists a change left stale, once, for every reader after it.
+    #[cold]
+    fn rebuild_lists(&self) {
+        let old = self.swap_lists(&self.lock());
+        // Dropped once the lock is released: it may hold the last reference to a hook.
+        drop(old);
+    }
+
+    /// Stores lists rebuilt from `table` (which the caller holds locked) and clears the stale
+    /// bits; the old lists are returned, for the caller to drop after releasing the lock.
+    fn swap_lists(&self, table: &HookTable) -> Option<Arc<Lists>> {
+        let old = self.lists.swap(Some(Arc::new(table.lists(self))));
+        // Cleared after the new lists are stored: a reader that sees no stale bit sees them.
+        self.stale.store(0, Ordering::Release);
+        old
+    }
 }
 
 /// Every kind's list (`None` for an empty kind).
@@ -320,7 +354,14 @@ fn drop_reporting(id: u64, entry: HookEntry) {
 pub(crate) struct Snapshot(Option<arc_swap::Guard<Option<Arc<Lists>>>>);
 
 impl Snapshot {
+    /// Whether `kind` has a hook.
+    #[inline]
+    pub(crate) fn has(&self, kind: HookKind) -> bool {
+        matches!(self.0.as_deref(), Some(Some(lists)) if lists.0[kind.index()].is_some())
+    }
+
     /// `kind`'s hooks in firing order.
+    #[inline]
     pub(crate) fn iter(&self, kind: HookKind) -> std::slice::Iter<'_, (u64, HookEntry)> {
         let list = match self.0.as_deref() {
             Some(Some(lists)) => lists.0[kind.index()].as_deref(),
@@ -343,23 +384,14 @@ impl HookRegistry {
 
     /// Every kind's hooks in firing order: the current lists, taken without the lock unless a
     /// change since the last reader left one stale (which is then rebuilt, once).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn snapshot(&self) -> Snapshot {
         let shared = &*self.shared;
         if shared.present.load(Ordering::Acquire) == 0 {
             return Snapshot::default();
         }
         if shared.stale.load(Ordering::Acquire) != 0 {
-            let old = {
-                let table = shared.lock();
-                let old = shared.lists.swap(Some(Arc::new(table.lists(shared))));
-                // Cleared after the new lists are stored: a reader that sees no stale bit sees
-                // them.
-                shared.stale.store(0, Ordering::Release);
-                old
-            };
-            // Dropped once the lock is released: it may hold the last reference to a hook.
-            drop(old);
+            shared.rebuild_lists();
         }
         Snapshot(Some(shared.lists.load()))
     }
@@ -393,6 +425,7 @@ impl HookRegistry {
         dict.insert(
             id,
             HookEntry {
+                type_id: (*hook).type_id(),
                 hook,
                 with_kwargs: options.with_kwargs,
                 always_call: A::ALWAYS,
@@ -490,8 +523,7 @@ impl RemovableHandle {
                     }
                     let bit = 1 << self.kind.index();
                     shared.stale.fetch_or(bit, Ordering::AcqRel);
-                    let old = shared.lists.swap(Some(Arc::new(table.lists(&shared))));
-                    shared.stale.store(0, Ordering::Release);
+                    let old = shared.swap_lists(&table);
                     if table.dicts[self.kind.index()].is_empty() {
                         shared.present.fetch_and(!bit, Ordering::AcqRel);
                     }
@@ -569,8 +601,14 @@ pub fn global_hooks() -> &'static HookRegistry {
 
 static GLOBAL: std::sync::OnceLock<HookRegistry> = std::sync::OnceLock::new();
 
+/// The process-wide registry, if a global hook was ever registered (or it was asked for).
+#[inline]
+pub(crate) fn global_hooks_if_any() -> Option<&'static HookRegistry> {
+    GLOBAL.get()
+}
+
 /// The number of global forward and backward hooks, without allocating the registry.
 #[inline]
 pub(crate) fn global_call_hooks() -> usize {
-    GLOBAL.get().map_or(0, HookRegistry::call_hooks)
+    global_hooks_if_any().map_or(0, HookRegistry::call_hooks)
 }

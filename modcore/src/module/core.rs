@@ -83,6 +83,7 @@ impl ModuleCore {
     }
 
     /// The hook dictionaries if any hook was ever registered, without allocating.
+    #[inline]
     pub fn hooks_if_any(&self) -> Option<&HookRegistry> {
         self.state.get().map(|s| &s.hooks)
     }

@@ -193,7 +193,7 @@ pub(crate) fn run_hooks<T: Tensor, H: 'static>(
     };
     let snapshot = hooks.snapshot();
     for (_, entry) in snapshot.iter(kind) {
-        if let Some(hook) = entry.hook.downcast_ref::<H>() {
+        if let Some(hook) = entry.hook_as::<H>() {
             call(hook);
         }
     }
