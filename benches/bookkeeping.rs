@@ -5,8 +5,6 @@
 //!
 //! Run with `cargo bench --bench bookkeeping`.
 
-use std::sync::atomic::Ordering;
-
 use candle_core::{DType, Device, Tensor};
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion};
 use modcore::containers::ModuleList;
@@ -22,7 +20,7 @@ use modcore::{CandleModule, Forward, HookOptions, Module, ModuleCore, ModuleHook
 
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
-use counting_alloc::LIVE;
+use counting_alloc::measure;
 
 #[derive(Module)]
 struct Attn {
@@ -137,10 +135,8 @@ struct Empty {
 
 /// Live heap bytes per value made by `make`, over `n` values.
 fn heap_per<X>(n: usize, make: impl Fn() -> X) -> f64 {
-    let before = LIVE.load(Ordering::Relaxed);
-    let values: Vec<X> = (0..n).map(|_| make()).collect();
-    let after = LIVE.load(Ordering::Relaxed);
-    let per = (after - before) as f64 / n as f64 - std::mem::size_of::<X>() as f64;
+    let (values, live, _) = measure(|| (0..n).map(|_| make()).collect::<Vec<X>>());
+    let per = live as f64 / n as f64 - std::mem::size_of::<X>() as f64;
     drop(values);
     per
 }

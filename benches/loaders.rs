@@ -8,7 +8,6 @@
 //! Run with `cargo bench --bench loaders`.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor};
@@ -19,7 +18,7 @@ use modcore::{Module, StateDict};
 
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
-use counting_alloc::{LIVE, PEAK};
+use counting_alloc::measure;
 
 const KEYS: usize = 80_000;
 
@@ -82,11 +81,7 @@ fn zero_byte_tensors(dir: &Path, n: usize) -> (PathBuf, usize) {
 
 /// Peak heap during the load over (2 x header + what the loaded state dict keeps).
 fn header_memory(path: &Path, header: usize) -> (isize, isize, f64) {
-    let before = LIVE.load(Ordering::Relaxed);
-    PEAK.store(before, Ordering::Relaxed);
-    let sd = checkpoint::load_file::<Tensor>(path).unwrap();
-    let peak = PEAK.load(Ordering::Relaxed) - before;
-    let kept = LIVE.load(Ordering::Relaxed) - before;
+    let (sd, kept, peak) = measure(|| checkpoint::load_file::<Tensor>(path).unwrap());
     drop(black_box(sd));
     (
         peak,

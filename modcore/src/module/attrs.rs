@@ -42,25 +42,27 @@ enum Location {
 }
 
 fn locate<T: Tensor>(module: &dyn Module<T>, name: &str) -> Location {
+    locate_except(module, name, None)
+}
+
+/// [`locate`], reporting a run-time member of kind `replaced` as [`Location::Missing`]:
+/// registering a member of that kind inserts into its map, which replaces the old entry in
+/// place, so probing that map first would only hash the name twice.
+fn locate_except<T: Tensor>(
+    module: &dyn Module<T>,
+    name: &str,
+    replaced: Option<MemberKind>,
+) -> Location {
     if let Some(info) = module.declared_info(name) {
         return Location::Declared(info);
     }
     if module.plain_fields().contains(&name) || is_reserved(name) {
         return Location::Plain;
     }
-    // Empty maps are skipped before hashing the name: most modules register one kind.
-    let has = |map_len: usize, found: &dyn Fn() -> bool| map_len != 0 && found();
-    match module.core().registry::<T>() {
-        Some(r) if has(r.parameters.len(), &|| r.parameters.contains_key(name)) => {
-            Location::Dynamic(MemberKind::Parameter)
-        }
-        Some(r) if has(r.buffers.len(), &|| r.buffers.contains_key(name)) => {
-            Location::Dynamic(MemberKind::Buffer)
-        }
-        Some(r) if has(r.modules.len(), &|| r.modules.contains_key(name)) => {
-            Location::Dynamic(MemberKind::Module)
-        }
-        _ => Location::Missing,
+    let registry = module.core().registry::<T>();
+    match registry.and_then(|r| r.kind_of(name, replaced)) {
+        Some(kind) => Location::Dynamic(kind),
+        None => Location::Missing,
     }
 }
 
@@ -216,7 +218,7 @@ pub(crate) fn register_parameter<T: Tensor>(
     param: Option<Parameter<T>>,
 ) -> Result<(), Error> {
     check_name(MemberKind::Parameter, name)?;
-    match locate(module, name) {
+    match locate_except(module, name, Some(MemberKind::Parameter)) {
         Location::Declared(info) if single(info, MemberKind::Parameter) => {
             let value = match param {
                 None => Value::None,
@@ -224,7 +226,7 @@ pub(crate) fn register_parameter<T: Tensor>(
             };
             assign_declared(module, name, info, value)
         }
-        Location::Dynamic(MemberKind::Parameter) | Location::Missing => {
+        Location::Missing => {
             let param = param.map(|p| run_parameter_hooks(module, name, p));
             registry(module, name)?
                 .parameters
@@ -242,7 +244,7 @@ pub(crate) fn register_buffer<T: Tensor>(
     persistent: bool,
 ) -> Result<(), Error> {
     check_name(MemberKind::Buffer, name)?;
-    match locate(module, name) {
+    match locate_except(module, name, Some(MemberKind::Buffer)) {
         Location::Declared(info) if single(info, MemberKind::Buffer) => {
             if info.persistent != persistent {
                 return Err(Error::PersistenceMismatch {
@@ -258,7 +260,7 @@ pub(crate) fn register_buffer<T: Tensor>(
             };
             assign_declared(module, name, info, value)
         }
-        Location::Dynamic(MemberKind::Buffer) | Location::Missing => {
+        Location::Missing => {
             let buffer = run_buffer_hooks(module, name, buffer);
             let registry = registry(module, name)?;
             registry.buffers.insert(name.to_owned(), buffer);
@@ -281,10 +283,10 @@ pub(crate) fn register_module<T: Tensor>(
     child: Option<Box<dyn Module<T>>>,
 ) -> Result<(), Error> {
     // PyTorch checks for an existing attribute before it looks at the name's characters.
-    let location = locate(module, name);
+    let location = locate_except(module, name, Some(MemberKind::Module));
     match location {
         Location::Declared(info) if single(info, MemberKind::Module) => {}
-        Location::Dynamic(MemberKind::Module) | Location::Missing => {}
+        Location::Missing => {}
         _ => return Err(already_exists(name)),
     }
     check_name(MemberKind::Module, name)?;

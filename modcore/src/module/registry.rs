@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use indexmap::IndexMap;
 
-use crate::{Buffer, Module, Parameter};
+use crate::{Buffer, MemberKind, Module, Parameter};
 
 /// Insertion-ordered, as PyTorch's dicts: replacing a value keeps its position, removing and
 /// re-adding moves it to the end (`shift_remove` keeps the order of the rest).
@@ -26,6 +26,25 @@ impl<T> Default for Registry<T> {
             buffers: Names::default(),
             non_persistent: HashSet::default(),
             modules: Names::default(),
+        }
+    }
+}
+
+impl<T> Registry<T> {
+    /// The kind of the run-time member named `name`, if any, without probing the map of kind
+    /// `skipped` (nor any empty map: most modules register one kind, and an empty map is
+    /// skipped before the name is hashed).
+    pub(crate) fn kind_of(&self, name: &str, skipped: Option<MemberKind>) -> Option<MemberKind> {
+        let probe = |kind, len: usize| Some(kind) != skipped && len != 0;
+        if probe(MemberKind::Parameter, self.parameters.len()) && self.parameters.contains_key(name)
+        {
+            Some(MemberKind::Parameter)
+        } else if probe(MemberKind::Buffer, self.buffers.len()) && self.buffers.contains_key(name) {
+            Some(MemberKind::Buffer)
+        } else if probe(MemberKind::Module, self.modules.len()) && self.modules.contains_key(name) {
+            Some(MemberKind::Module)
+        } else {
+            None
         }
     }
 }
