@@ -118,11 +118,11 @@ struct Modules<'a, T: Tensor> {
 
 impl<'a, T: Tensor> Sink<'a, T> for Modules<'a, T> {
     #[inline]
-    fn enter(&mut self, key: Key<'_>, module: &'a dyn Module<T>) {
+    fn enter(&mut self, parent: &str, name: &str, module: &'a dyn Module<T>) {
         if std::mem::take(&mut self.skip_root) {
             return;
         }
-        self.out.push_key(key, module);
+        self.out.push_key(Key::new(parent, name), module);
     }
 }
 
@@ -229,15 +229,15 @@ fn visit_tensors<'a, T: Tensor, X: TensorEntry<T> + 'a, F: FnMut(Key<'_>, &'a X)
         for Tensors<X, F>
     {
         #[inline]
-        fn parameter(&mut self, key: Key<'_>, parameter: &'a Parameter<T>) {
+        fn parameter(&mut self, parent: &str, name: &str, parameter: &'a Parameter<T>) {
             if let Some(value) = X::extract(Attr::Parameter(Some(parameter))) {
-                self.report(key, value);
+                self.report(Key::new(parent, name), value);
             }
         }
         #[inline]
-        fn buffer(&mut self, key: Key<'_>, buffer: &'a Buffer<T>) {
+        fn buffer(&mut self, parent: &str, name: &str, buffer: &'a Buffer<T>) {
             if let Some(value) = X::extract(Attr::Buffer(Some(buffer))) {
-                self.report(key, value);
+                self.report(Key::new(parent, name), value);
             }
         }
     }

@@ -78,22 +78,31 @@ impl fmt::Display for Key<'_> {
 }
 
 /// Where a walk reports what it meets.
+///
+/// Each entry comes as its [`Key`]'s two parts, `parent` and `name`, not as a `Key`: a
+/// four-word struct is passed through memory, and a sink reading it back in wider loads than
+/// the walk wrote it stalls on store forwarding (a fifth of a `state_dict`); two `&str`s are
+/// passed in registers. A sink rebuilds the key with [`Key::new`].
 pub(crate) trait Sink<'a, T: Tensor> {
     /// A module, before its own entries and its children (needs [`Wants::modules`]).
-    fn enter(&mut self, key: Key<'_>, module: &'a dyn Module<T>) {
-        let _ = (key, module);
+    fn enter(&mut self, parent: &str, name: &str, module: &'a dyn Module<T>) {
+        let _ = (parent, name, module);
     }
-    /// A module, after its children (needs [`Wants::leave`]).
-    fn leave(&mut self, key: Key<'_>, module: &'a dyn Module<T>) {
-        let _ = (key, module);
+    /// A module that has hooks, after [`enter`](Sink::enter) (needs [`Wants::hooked`]).
+    fn enter_hooked(&mut self, parent: &str, name: &str, module: &'a dyn Module<T>) {
+        let _ = (parent, name, module);
+    }
+    /// A module that has hooks, after its children (needs [`Wants::hooked`]).
+    fn leave_hooked(&mut self, parent: &str, name: &str, module: &'a dyn Module<T>) {
+        let _ = (parent, name, module);
     }
     /// A parameter that is not `None` (needs [`Wants::parameters`]).
-    fn parameter(&mut self, key: Key<'_>, parameter: &'a Parameter<T>) {
-        let _ = (key, parameter);
+    fn parameter(&mut self, parent: &str, name: &str, parameter: &'a Parameter<T>) {
+        let _ = (parent, name, parameter);
     }
     /// A buffer that is not `None` (needs [`Wants::buffers`]).
-    fn buffer(&mut self, key: Key<'_>, buffer: &'a Buffer<T>) {
-        let _ = (key, buffer);
+    fn buffer(&mut self, parent: &str, name: &str, buffer: &'a Buffer<T>) {
+        let _ = (parent, name, buffer);
     }
 }
 
@@ -101,7 +110,10 @@ pub(crate) trait Sink<'a, T: Tensor> {
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Wants {
     pub(crate) modules: bool,
-    pub(crate) leave: bool,
+    /// Modules with hooks, entered and left: the walk tells them from the others where a
+    /// module's type is known statically, so a sink that runs hooks makes no dynamic call for
+    /// the (usual) modules without any.
+    pub(crate) hooked: bool,
     pub(crate) parameters: bool,
     pub(crate) buffers: bool,
     /// Only the buffers a state dict saves.
@@ -157,17 +169,18 @@ impl<'a, 's, T: Tensor> Walk<'a, 's, T> {
     #[inline(always)]
     fn enter<M: Module<T> + ?Sized>(&mut self, name: &str, module: &'a M) {
         if self.wants.modules {
-            let key = Key::new(&self.path, name);
-            self.sink.enter(key, module.as_dyn());
+            self.sink.enter(&self.path, name, module.as_dyn());
+        }
+        if self.wants.hooked && module.core().hooks_if_any().is_some() {
+            self.sink.enter_hooked(&self.path, name, module.as_dyn());
         }
     }
 
-    /// Reports `module`, called `name` under the current path, as left.
+    /// Reports `module`, called `name` under the current path, as left if it has hooks.
     #[inline(always)]
     fn leave<M: Module<T> + ?Sized>(&mut self, name: &str, module: &'a M) {
-        if self.wants.leave {
-            let key = Key::new(&self.path, name);
-            self.sink.leave(key, module.as_dyn());
+        if self.wants.hooked && module.core().hooks_if_any().is_some() {
+            self.sink.leave_hooked(&self.path, name, module.as_dyn());
         }
     }
 
@@ -187,7 +200,7 @@ impl<'a, 's, T: Tensor> Walk<'a, 's, T> {
     /// A parameter called `name` of the module being walked.
     #[inline(always)]
     pub(crate) fn parameter(&mut self, name: &str, parameter: &'a Parameter<T>) {
-        self.sink.parameter(Key::new(&self.path, name), parameter);
+        self.sink.parameter(&self.path, name, parameter);
     }
 
     /// A buffer called `name` of the module being walked; a non-persistent one is skipped when
@@ -195,7 +208,7 @@ impl<'a, 's, T: Tensor> Walk<'a, 's, T> {
     #[inline(always)]
     pub(crate) fn buffer(&mut self, name: &str, buffer: &'a Buffer<T>, persistent: bool) {
         if persistent || !self.wants.persistent_only {
-            self.sink.buffer(Key::new(&self.path, name), buffer);
+            self.sink.buffer(&self.path, name, buffer);
         }
     }
 

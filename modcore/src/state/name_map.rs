@@ -34,8 +34,13 @@ use crate::module::walk::Key;
 pub struct NameMap<V> {
     /// Every key, back to back (removed keys leave their bytes until they are half the buffer).
     names: String,
-    /// Each entry's key span in `names`, and its value.
-    entries: Vec<(usize, usize, V)>,
+    /// Each entry's key span in `names`. Kept apart from the values, so that appending an entry
+    /// stores two words and a value where they are, rather than a three-field tuple built on the
+    /// stack and copied out in wider loads than it was written with (a store-forwarding stall on
+    /// every key of a `state_dict`).
+    spans: Vec<(usize, usize)>,
+    /// Each entry's value, in the same order.
+    values: Vec<V>,
     /// Entry positions by key hash; built on the first lookup, then kept up to date.
     index: OnceLock<HashTable<usize>>,
     hasher: foldhash::fast::RandomState,
@@ -45,7 +50,8 @@ impl<V> Default for NameMap<V> {
     fn default() -> Self {
         NameMap {
             names: String::new(),
-            entries: Vec::new(),
+            spans: Vec::new(),
+            values: Vec::new(),
             index: OnceLock::new(),
             hasher: Default::default(),
         }
@@ -60,16 +66,16 @@ impl<V> NameMap<V> {
 
     /// The number of entries.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.spans.len()
     }
 
     /// Whether there are no entries.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.spans.is_empty()
     }
 
     fn key_at(&self, position: usize) -> &str {
-        let (start, end, _) = self.entries[position];
+        let (start, end) = self.spans[position];
         &self.names[start..end]
     }
 
@@ -97,19 +103,19 @@ impl<V> NameMap<V> {
 
     /// The entry at `position` in the order.
     pub fn get_index(&self, position: usize) -> Option<(&str, &V)> {
-        let (start, end, value) = self.entries.get(position)?;
-        Some((&self.names[*start..*end], value))
+        let (start, end) = *self.spans.get(position)?;
+        Some((&self.names[start..end], &self.values[position]))
     }
 
     /// The value under `key`.
     pub fn get(&self, key: &str) -> Option<&V> {
-        self.get_index_of(key).map(|p| &self.entries[p].2)
+        self.get_index_of(key).map(|p| &self.values[p])
     }
 
     /// The value under `key`, mutably.
     pub fn get_mut(&mut self, key: &str) -> Option<&mut V> {
         let position = self.get_index_of(key)?;
-        Some(&mut self.entries[position].2)
+        Some(&mut self.values[position])
     }
 
     /// Whether there is an entry under `key`.
@@ -121,7 +127,7 @@ impl<V> NameMap<V> {
     pub fn insert(&mut self, key: impl AsRef<str>, value: V) -> Option<V> {
         let key = key.as_ref();
         if let Some(position) = self.get_index_of(key) {
-            return Some(std::mem::replace(&mut self.entries[position].2, value));
+            return Some(std::mem::replace(&mut self.values[position], value));
         }
         self.append(key, value);
         None
@@ -139,14 +145,15 @@ impl<V> NameMap<V> {
 
     /// [`push_new`](Self::push_new) of a key a walk reported, written straight into the
     /// key buffer.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push_key(&mut self, key: Key<'_>, value: V) {
         if self.index.get().is_some() {
             self.insert(key.to_string(), value);
         } else {
             let start = self.names.len();
             key.write(&mut self.names);
-            self.entries.push((start, self.names.len(), value));
+            self.spans.push((start, self.names.len()));
+            self.values.push(value);
         }
     }
 
@@ -154,26 +161,29 @@ impl<V> NameMap<V> {
     fn append(&mut self, key: &str, value: V) {
         let NameMap {
             names,
-            entries,
+            spans,
+            values,
             index,
             hasher,
         } = self;
         let start = names.len();
         names.push_str(key);
-        entries.push((start, names.len(), value));
+        spans.push((start, names.len()));
+        values.push(value);
         if let Some(index) = index.get_mut() {
             let rehash = |&p: &usize| {
-                let (start, end, _) = entries[p];
+                let (start, end) = spans[p];
                 hasher.hash_one(&names[start..end])
             };
-            index.insert_unique(hasher.hash_one(key), entries.len() - 1, rehash);
+            index.insert_unique(hasher.hash_one(key), spans.len() - 1, rehash);
         }
     }
 
     /// Removes an entry, keeping the order of the others.
     pub fn remove(&mut self, key: &str) -> Option<V> {
         let position = self.get_index_of(key)?;
-        let (_, _, value) = self.entries.remove(position);
+        self.spans.remove(position);
+        let value = self.values.remove(position);
         self.reindex();
         Some(value)
     }
@@ -181,8 +191,13 @@ impl<V> NameMap<V> {
     /// Keeps the entries for which `keep` is true.
     pub fn retain(&mut self, mut keep: impl FnMut(&str, &mut V) -> bool) {
         let names = &self.names;
-        self.entries
-            .retain_mut(|(start, end, value)| keep(&names[*start..*end], value));
+        let kept: Vec<bool> = (self.spans.iter().zip(&mut self.values))
+            .map(|(&(start, end), value)| keep(&names[start..end], value))
+            .collect();
+        let mut verdicts = kept.iter();
+        self.spans.retain(|_| verdicts.next() == Some(&true));
+        let mut verdicts = kept.iter();
+        self.values.retain(|_| verdicts.next() == Some(&true));
         self.reindex();
     }
 
@@ -190,10 +205,10 @@ impl<V> NameMap<V> {
     /// and rebuild the index if there was one (a built index stays built, so that `push_new`
     /// knows whether lookups happened).
     fn reindex(&mut self) {
-        let live: usize = self.entries.iter().map(|(start, end, _)| end - start).sum();
+        let live: usize = self.spans.iter().map(|(start, end)| end - start).sum();
         if self.names.len() > 2 * live {
             let mut names = String::with_capacity(live);
-            for (start, end, _) in &mut self.entries {
+            for (start, end) in &mut self.spans {
                 let key = &self.names[*start..*end];
                 *start = names.len();
                 names.push_str(key);
@@ -208,21 +223,19 @@ impl<V> NameMap<V> {
 
     /// The keys in order.
     pub fn keys(&self) -> impl DoubleEndedIterator<Item = &str> + ExactSizeIterator {
-        self.entries
+        self.spans
             .iter()
-            .map(|(start, end, _)| &self.names[*start..*end])
+            .map(|&(start, end)| &self.names[start..end])
     }
 
     /// The values in order.
     pub fn values(&self) -> impl DoubleEndedIterator<Item = &V> + ExactSizeIterator {
-        self.entries.iter().map(|(_, _, v)| v)
+        self.values.iter()
     }
 
     /// The entries in order.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&str, &V)> + ExactSizeIterator {
-        self.entries
-            .iter()
-            .map(|(start, end, v)| (&self.names[*start..*end], v))
+        self.keys().zip(&self.values)
     }
 
     /// The entries in order, values mutably.
@@ -230,9 +243,9 @@ impl<V> NameMap<V> {
         &mut self,
     ) -> impl DoubleEndedIterator<Item = (&str, &mut V)> + ExactSizeIterator {
         let names = &self.names;
-        self.entries
-            .iter_mut()
-            .map(|(start, end, v)| (&names[*start..*end], v))
+        (self.spans.iter())
+            .map(|&(start, end)| &names[start..end])
+            .zip(&mut self.values)
     }
 }
 
@@ -269,19 +282,21 @@ impl<K: AsRef<str>, V> Extend<(K, V)> for NameMap<V> {
 /// Owning iterator over a [`NameMap`]: `(String, V)`.
 pub struct IntoIter<V> {
     names: String,
-    entries: std::vec::IntoIter<(usize, usize, V)>,
+    spans: std::vec::IntoIter<(usize, usize)>,
+    values: std::vec::IntoIter<V>,
 }
 
 impl<V> Iterator for IntoIter<V> {
     type Item = (String, V);
 
     fn next(&mut self) -> Option<(String, V)> {
-        let (start, end, value) = self.entries.next()?;
+        let (start, end) = self.spans.next()?;
+        let value = self.values.next()?;
         Some((self.names[start..end].to_owned(), value))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        self.entries.size_hint()
+        self.spans.size_hint()
     }
 }
 
@@ -294,7 +309,8 @@ impl<V> IntoIterator for NameMap<V> {
     fn into_iter(self) -> IntoIter<V> {
         IntoIter {
             names: self.names,
-            entries: self.entries.into_iter(),
+            spans: self.spans.into_iter(),
+            values: self.values.into_iter(),
         }
     }
 }

@@ -222,24 +222,22 @@ pub(crate) fn for_each_entry<'a, T: Tensor>(
     /// Generic over the callback, so it is inlined into the sink's methods.
     struct Entries<F>(F);
     impl<'a, T: Tensor, F: FnMut(Key<'_>, StateEntry<'a, T>)> Sink<'a, T> for Entries<F> {
-        fn parameter(&mut self, key: Key<'_>, parameter: &'a Parameter<T>) {
-            (self.0)(key, StateEntry::Parameter(parameter));
+        fn parameter(&mut self, parent: &str, name: &str, parameter: &'a Parameter<T>) {
+            (self.0)(Key::new(parent, name), StateEntry::Parameter(parameter));
         }
-        fn buffer(&mut self, key: Key<'_>, buffer: &'a Buffer<T>) {
-            (self.0)(key, StateEntry::Buffer(buffer));
+        fn buffer(&mut self, parent: &str, name: &str, buffer: &'a Buffer<T>) {
+            (self.0)(Key::new(parent, name), StateEntry::Buffer(buffer));
         }
     }
     Walk::run_at(module, path, saved(recurse), &mut Entries(f));
 }
 
-/// Runs a module's state-dict pre-hooks, if it has any (the prefix is only built then).
-fn run_pre_hooks<T: Tensor>(module: &dyn Module<T>, path: Key<'_>, keep_vars: bool) {
-    if module.core().hooks_if_any().is_some() {
-        let prefix = key_prefix(&path.to_string());
-        run_hooks(module, HookKind::StateDictPre, |h: &StateDictPreHook<T>| {
-            h(module, &prefix, keep_vars)
-        });
-    }
+/// Runs the state-dict pre-hooks of the module at `parent`.`name`, a module with hooks.
+fn run_pre_hooks<T: Tensor>(module: &dyn Module<T>, parent: &str, name: &str, keep_vars: bool) {
+    let prefix = key_prefix(&Key::new(parent, name).to_string());
+    run_hooks(module, HookKind::StateDictPre, |h: &StateDictPreHook<T>| {
+        h(module, &prefix, keep_vars)
+    });
 }
 
 /// PyTorch's `state_dict(prefix=prefix)`: tensors sharing storage with the module's.
@@ -250,18 +248,17 @@ pub(crate) fn state_dict<T: Tensor>(module: &dyn Module<T>, prefix: &str) -> Sta
         out: StateDict<T>,
     }
     impl<'a, T: Tensor> Sink<'a, T> for Saving<T> {
-        fn enter(&mut self, path: Key<'_>, module: &'a dyn Module<T>) {
+        fn enter(&mut self, parent: &str, name: &str, module: &'a dyn Module<T>) {
             let metadata = ModuleMetadata {
                 version: Some(module.version()),
             };
-            self.out.metadata.push_key(path, metadata);
-            run_pre_hooks(module, path, false);
+            self.out.metadata.push_key(Key::new(parent, name), metadata);
         }
-        fn leave(&mut self, path: Key<'_>, module: &'a dyn Module<T>) {
-            if module.core().hooks_if_any().is_none() {
-                return;
-            }
-            let prefix = key_prefix(&path.to_string());
+        fn enter_hooked(&mut self, parent: &str, name: &str, module: &'a dyn Module<T>) {
+            run_pre_hooks(module, parent, name, false);
+        }
+        fn leave_hooked(&mut self, parent: &str, name: &str, module: &'a dyn Module<T>) {
+            let prefix = key_prefix(&Key::new(parent, name).to_string());
             let metadata = ModuleMetadata {
                 version: Some(module.version()),
             };
@@ -269,16 +266,18 @@ pub(crate) fn state_dict<T: Tensor>(module: &dyn Module<T>, prefix: &str) -> Sta
                 h(module, &mut self.out, &prefix, &metadata)
             });
         }
-        fn parameter(&mut self, key: Key<'_>, parameter: &'a Parameter<T>) {
+        fn parameter(&mut self, parent: &str, name: &str, parameter: &'a Parameter<T>) {
+            let key = Key::new(parent, name);
             self.out.entries.push_key(key, parameter.detached());
         }
-        fn buffer(&mut self, key: Key<'_>, buffer: &'a Buffer<T>) {
+        fn buffer(&mut self, parent: &str, name: &str, buffer: &'a Buffer<T>) {
+            let key = Key::new(parent, name);
             self.out.entries.push_key(key, buffer.tensor());
         }
     }
     let wants = Wants {
         modules: true,
-        leave: true,
+        hooked: true,
         ..saved(true)
     };
     let mut sink = Saving {
@@ -297,19 +296,20 @@ pub(crate) fn state_dict_keep_vars<'a, T: Tensor>(
         out: IndexMap<String, StateEntry<'a, T>>,
     }
     impl<'a, T: Tensor> Sink<'a, T> for Keeping<'a, T> {
-        fn enter(&mut self, path: Key<'_>, module: &'a dyn Module<T>) {
-            run_pre_hooks(module, path, true);
+        fn enter_hooked(&mut self, parent: &str, name: &str, module: &'a dyn Module<T>) {
+            run_pre_hooks(module, parent, name, true);
         }
-        fn parameter(&mut self, key: Key<'_>, parameter: &'a Parameter<T>) {
-            self.out
-                .insert(key.to_string(), StateEntry::Parameter(parameter));
+        fn parameter(&mut self, parent: &str, name: &str, parameter: &'a Parameter<T>) {
+            let key = Key::new(parent, name).to_string();
+            self.out.insert(key, StateEntry::Parameter(parameter));
         }
-        fn buffer(&mut self, key: Key<'_>, buffer: &'a Buffer<T>) {
-            self.out.insert(key.to_string(), StateEntry::Buffer(buffer));
+        fn buffer(&mut self, parent: &str, name: &str, buffer: &'a Buffer<T>) {
+            let key = Key::new(parent, name).to_string();
+            self.out.insert(key, StateEntry::Buffer(buffer));
         }
     }
     let wants = Wants {
-        modules: true,
+        hooked: true,
         ..saved(true)
     };
     let mut sink = Keeping {
