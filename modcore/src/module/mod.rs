@@ -41,3 +41,4 @@ pub(crate) mod table;
 pub(crate) mod training;
 pub(crate) mod traversal;
 pub(crate) mod walk;
+pub(crate) mod walk_sizes;

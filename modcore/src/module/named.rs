@@ -7,21 +7,11 @@
 //! Iterating by value still yields `(String, V)` pairs, so
 //! `for (name, p) in m.named_parameters()` reads as in PyTorch.
 
-use std::cell::Cell;
 use std::fmt;
 
 use crate::module::walk::Key;
+use crate::module::walk_sizes::{self, Walked};
 use crate::MemberKind;
-
-/// What a recursive walk reserves at least: enough for a small model.
-const WALK_ENTRIES: usize = 64;
-const WALK_NAME_BYTES: usize = 1024;
-
-thread_local! {
-    /// The entries and name bytes of the last walk result of each kind (by `MemberKind as
-    /// usize`) on this thread.
-    static LAST_WALK: Cell<[(usize, usize); 3]> = const { Cell::new([(0, 0); 3]) };
-}
 
 /// Dotted names with a value each, in traversal order, the names stored in one buffer.
 ///
@@ -73,21 +63,15 @@ impl<V> Named<V> {
     }
 
     /// An empty result for a recursive walk that reports `kind`, with room for as many entries
-    /// and name bytes as the last such walk on this thread returned (at least a small model's).
-    /// A loop that walks the same model allocates each buffer once, at its final size, instead
-    /// of copying it through every doubling; a walk of a larger model grows as usual.
+    /// and name bytes as the last such walk on this thread returned ([`walk_sizes`]).
     pub(crate) fn for_walk(kind: MemberKind) -> Self {
-        let (entries, bytes) = LAST_WALK.with(|last| last.get()[kind as usize]);
-        Named::with_capacity(entries.max(WALK_ENTRIES), bytes.max(WALK_NAME_BYTES))
+        let (entries, bytes) = walk_sizes::reserve(Walked::Named(kind));
+        Named::with_capacity(entries, bytes)
     }
 
     /// Records this walk result's size for the next [`for_walk`](Named::for_walk) of `kind`.
     pub(crate) fn walked(self, kind: MemberKind) -> Self {
-        LAST_WALK.with(|last| {
-            let mut sizes = last.get();
-            sizes[kind as usize] = (self.entries.len(), self.names.len());
-            last.set(sizes);
-        });
+        walk_sizes::record(Walked::Named(kind), self.entries.len(), self.names.len());
         self
     }
 

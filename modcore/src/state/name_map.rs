@@ -64,6 +64,21 @@ impl<V> NameMap<V> {
         Self::default()
     }
 
+    /// An empty map with room for `entries` entries and `bytes` bytes of keys.
+    pub(crate) fn with_capacity(entries: usize, bytes: usize) -> Self {
+        NameMap {
+            names: String::with_capacity(bytes),
+            spans: Vec::with_capacity(entries),
+            values: Vec::with_capacity(entries),
+            ..NameMap::default()
+        }
+    }
+
+    /// The bytes the keys take (with those of removed keys not yet dropped).
+    pub(crate) fn key_bytes(&self) -> usize {
+        self.names.len()
+    }
+
     /// The number of entries.
     pub fn len(&self) -> usize {
         self.spans.len()

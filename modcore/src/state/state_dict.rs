@@ -8,6 +8,7 @@ use indexmap::IndexMap;
 
 use crate::hooks::storage::HookKind;
 use crate::module::walk::{Key, Sink, Walk, Wants};
+use crate::module::walk_sizes::{self, Walked};
 use crate::{Buffer, Module, NameMap, Parameter, Tensor};
 
 /// The per-module metadata PyTorch keeps in `state_dict._metadata[path]`.
@@ -281,10 +282,28 @@ pub(crate) fn state_dict<T: Tensor>(module: &dyn Module<T>, prefix: &str) -> Sta
         ..saved(true)
     };
     let mut sink = Saving {
-        out: StateDict::new(),
+        out: StateDict {
+            entries: reserved(Walked::StateDict),
+            metadata: reserved(Walked::StateDictMetadata),
+            generation: 0,
+        },
     };
     Walk::run(module, prefix.trim_end_matches('.'), wants, &mut sink);
-    sink.out
+    let out = sink.out;
+    walk_sizes::record(Walked::StateDict, out.len(), out.entries.key_bytes());
+    let metadata = &out.metadata;
+    walk_sizes::record(
+        Walked::StateDictMetadata,
+        metadata.len(),
+        metadata.key_bytes(),
+    );
+    out
+}
+
+/// A map with room for as many entries as the last `what` on this thread had.
+fn reserved<V>(what: Walked) -> NameMap<V> {
+    let (entries, bytes) = walk_sizes::reserve(what);
+    NameMap::with_capacity(entries, bytes)
 }
 
 /// PyTorch's `state_dict(keep_vars=True)`: the live parameter and buffer handles.
