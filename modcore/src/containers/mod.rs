@@ -84,12 +84,13 @@ pub(crate) fn registry<T: Tensor>(core: &mut ModuleCore) -> &mut Registry<T> {
 
 /// Renames the entries of `map` to `"0".."n-1"`, keeping their order.
 pub(crate) fn renumber<V>(map: &mut crate::module::registry::Names<V>) {
+    use compact_str::ToCompactString;
     let entries: Vec<V> = std::mem::take(map).into_values().collect();
     map.extend(
         entries
             .into_iter()
             .enumerate()
-            .map(|(i, v)| (i.to_string(), v)),
+            .map(|(i, v)| (i.to_compact_string(), v)),
     );
 }
 
@@ -224,7 +225,7 @@ pub(crate) mod list {
         let (key, m) = modules
             .get_index_mut(at)
             .ok_or(Error::IndexOutOfRange { index })?;
-        let key = key.clone();
+        let key = key.to_string();
         m.as_deref_mut().ok_or(Error::NotAModule { name: key })
     }
 
@@ -243,7 +244,7 @@ pub(crate) mod list {
         m: Option<Box<dyn Module<T>>>,
     ) -> Result<(), Error> {
         let at = insert_position(index, modules.len())?;
-        modules.shift_insert(at, String::new(), m);
+        modules.shift_insert(at, Default::default(), m);
         renumber(modules);
         Ok(())
     }

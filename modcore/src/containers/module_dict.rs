@@ -86,7 +86,7 @@ impl<T: Tensor> ModuleDict<T> {
     pub fn keys(&self) -> Vec<String> {
         self.core
             .registry::<T>()
-            .map(|r| r.modules.keys().cloned().collect())
+            .map(|r| r.modules.keys().map(|k| k.to_string()).collect())
             .unwrap_or_default()
     }
 

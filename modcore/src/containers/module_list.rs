@@ -51,7 +51,7 @@ impl<T: Tensor> ModuleList<T> {
     pub fn push_boxed(&mut self, module: Box<dyn Module<T>>) -> &mut Self {
         let name = self.len().to_string();
         let module = list::registered(&*self, &name, module);
-        self.modules_mut().insert(name, module);
+        self.modules_mut().insert(name.into(), module);
         self
     }
 

@@ -58,7 +58,7 @@ impl<T: Tensor> ParameterDict<T> {
     pub fn keys(&self) -> Vec<String> {
         self.core
             .registry::<T>()
-            .map(|r| r.parameters.keys().cloned().collect())
+            .map(|r| r.parameters.keys().map(|k| k.to_string()).collect())
             .unwrap_or_default()
     }
 

@@ -50,7 +50,7 @@ impl<T: Tensor> ParameterList<T> {
         let parameter = run_parameter_hooks(&*self, &name, parameter);
         registry::<T>(&mut self.core)
             .parameters
-            .insert(name, Some(parameter));
+            .insert(name.into(), Some(parameter));
         self
     }
 

@@ -86,7 +86,7 @@ impl<T: Tensor> Sequential<T> {
         self.calls.insert(TypeId::of::<M>(), call_as::<T, M>);
         let name = self.len().to_string();
         let module = list::registered(&*self, &name, Box::new(module));
-        self.modules_mut().insert(name, module);
+        self.modules_mut().insert(name.into(), module);
         self
     }
 
@@ -191,7 +191,7 @@ impl<T: Tensor> Sequential<T> {
         for module in moved {
             let name = self.len().to_string();
             let module = module.and_then(|m| list::registered(&*self, &name, m));
-            self.modules_mut().insert(name, module);
+            self.modules_mut().insert(name.into(), module);
         }
         self
     }

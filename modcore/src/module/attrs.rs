@@ -71,9 +71,9 @@ fn attribute_names<T: Tensor>(module: &dyn Module<T>) -> Vec<String> {
     let mut names = module.declared_names();
     names.extend(module.plain_fields().iter().map(|f| (*f).to_owned()));
     if let Some(r) = module.core().registry::<T>() {
-        names.extend(r.parameters.keys().cloned());
-        names.extend(r.buffers.keys().cloned());
-        names.extend(r.modules.keys().cloned());
+        names.extend(r.parameters.keys().map(|k| k.to_string()));
+        names.extend(r.buffers.keys().map(|k| k.to_string()));
+        names.extend(r.modules.keys().map(|k| k.to_string()));
     }
     names
 }
@@ -230,7 +230,7 @@ pub(crate) fn register_parameter<T: Tensor>(
             let param = param.map(|p| run_parameter_hooks(module, name, p));
             registry(module, name)?
                 .parameters
-                .insert(name.to_owned(), param);
+                .insert(name.into(), param);
             Ok(())
         }
         _ => Err(already_exists(name)),
@@ -263,13 +263,13 @@ pub(crate) fn register_buffer<T: Tensor>(
         Location::Missing => {
             let buffer = run_buffer_hooks(module, name, buffer);
             let registry = registry(module, name)?;
-            registry.buffers.insert(name.to_owned(), buffer);
+            registry.buffers.insert(name.into(), buffer);
             if persistent {
                 if !registry.non_persistent.is_empty() {
                     registry.non_persistent.remove(name);
                 }
             } else {
-                registry.non_persistent.insert(name.to_owned());
+                registry.non_persistent.insert(name.into());
             }
             Ok(())
         }
@@ -297,9 +297,7 @@ pub(crate) fn register_module<T: Tensor>(
             assign_declared(module, name, info, value)
         }
         _ => {
-            registry(module, name)?
-                .modules
-                .insert(name.to_owned(), child);
+            registry(module, name)?.modules.insert(name.into(), child);
             Ok(())
         }
     }
@@ -427,7 +425,7 @@ fn set_dynamic<T: Tensor>(
             registry.buffers.shift_remove(name);
             registry.modules.shift_remove(name);
             registry.non_persistent.remove(name);
-            registry.parameters.insert(name.to_owned(), Some(p));
+            registry.parameters.insert(name.into(), Some(p));
             Ok(())
         }
         (Value::None, Some(MemberKind::Parameter)) => register_parameter(module, name, None),
@@ -444,7 +442,7 @@ fn set_dynamic<T: Tensor>(
             let registry = registry(module, name)?;
             registry.buffers.shift_remove(name);
             registry.non_persistent.remove(name);
-            registry.modules.insert(name.to_owned(), m);
+            registry.modules.insert(name.into(), m);
             Ok(())
         }
         (value, Some(MemberKind::Module)) => Err(not_a_module(&value)),

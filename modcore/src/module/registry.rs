@@ -12,12 +12,17 @@ use crate::{Buffer, MemberKind, Module, Parameter};
 pub(crate) struct Registry<T> {
     pub(crate) parameters: Names<Option<Parameter<T>>>,
     pub(crate) buffers: Names<Option<Buffer<T>>>,
-    pub(crate) non_persistent: HashSet<String, foldhash::fast::RandomState>,
+    pub(crate) non_persistent: HashSet<Name, foldhash::fast::RandomState>,
     pub(crate) modules: Names<Option<Box<dyn Module<T>>>>,
 }
 
 /// An insertion-ordered map from member names, with a fast seeded hasher.
-pub(crate) type Names<V> = IndexMap<String, V, foldhash::fast::RandomState>;
+pub(crate) type Names<V> = IndexMap<Name, V, foldhash::fast::RandomState>;
+
+/// A member name: stored inline up to 24 bytes (every name a model usually has), so a
+/// registration copies the caller's `&str` without allocating, as PyTorch's interned names cost
+/// nothing per `register_buffer`.
+pub(crate) type Name = compact_str::CompactString;
 
 impl<T> Default for Registry<T> {
     fn default() -> Self {

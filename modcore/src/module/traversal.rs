@@ -325,7 +325,7 @@ pub(crate) fn non_persistent_buffers<T: Tensor>(module: &dyn Module<T>) -> Vec<S
                 .buffers
                 .keys()
                 .filter(|name| registry.non_persistent.contains(*name))
-                .cloned(),
+                .map(|name| name.to_string()),
         );
     }
     out
