@@ -115,14 +115,17 @@ fn hand_written_names(net: &Net) -> Vec<String> {
     out
 }
 
-/// `entries`' names and values copied into buffers sized up front: what any traversal that
-/// materialises names pays, with the walk itself free.
-fn names_alone<V: Copy>(entries: &[(String, V)]) -> (String, Vec<(usize, V)>) {
+/// `entries`' names, and `value` of each, written into buffers sized up front: what any
+/// traversal that materialises names pays, with the walk itself free.
+fn names_alone<V, W>(
+    entries: &[(String, V)],
+    value: impl Fn(&V) -> W,
+) -> (String, Vec<(usize, W)>) {
     let mut names = String::with_capacity(entries.iter().map(|(n, _)| n.len()).sum());
     let mut out = Vec::with_capacity(entries.len());
-    for (name, value) in entries {
+    for (name, v) in entries {
         names.push_str(name);
-        out.push((names.len(), *value));
+        out.push((names.len(), value(v)));
     }
     (names, out)
 }
@@ -171,7 +174,7 @@ fn bookkeeping(c: &mut Criterion) {
     // of `named_parameters` no traversal design avoids.
     let expected = model.named_parameters().into_vec();
     g.bench_function("named_parameters_floor", |b| {
-        b.iter(|| names_alone(black_box(&expected)))
+        b.iter(|| names_alone(black_box(&expected), |p| *p))
     });
     g.bench_function("visit_parameters_no_names", |b| {
         b.iter(|| {
@@ -186,18 +189,18 @@ fn bookkeeping(c: &mut Criterion) {
     // The same for the 531 module names: what `named_modules` costs with a free walk.
     let modules = model.named_modules().into_vec();
     g.bench_function("named_modules_floor", |b| {
-        b.iter(|| names_alone(black_box(&modules)))
+        b.iter(|| names_alone(black_box(&modules), |m| *m))
     });
     g.bench_function("state_dict", |b| b.iter(|| black_box(&model).state_dict()));
-    // What any state dict of this model costs on candle: reading each parameter's tensor (a
-    // read lock, since tied handles can replace it) and cloning the handle, then dropping it.
-    let params = model.parameters();
+    // What any state dict of owned, detached tensors with PyTorch's keys and metadata costs on
+    // candle, with the walk free: each parameter's key and detached handle (read under a lock,
+    // since a tied handle can replace the tensor; cloned, and dropped with the result), and each
+    // module's path and version, written into buffers sized up front.
     g.bench_function("state_dict_floor", |b| {
         b.iter(|| {
-            black_box(&params)
-                .iter()
-                .map(|p| p.tensor())
-                .collect::<Vec<_>>()
+            let entries = names_alone(black_box(&expected), |p| p.detached());
+            let metadata = names_alone(black_box(&modules), |m| m.version());
+            (entries, metadata)
         })
     });
     let sd: StateDict<Tensor> = model.state_dict();

@@ -35,7 +35,7 @@ FLOORS = [
     ("named_parameters_s", "named_parameters_floor", "named_parameters: the names alone"),
     ("named_parameters_s", "visit_parameters_no_names", "named_parameters: the walk alone"),
     ("named_modules_s", "named_modules_floor", "named_modules: the names alone"),
-    ("state_dict_s", "state_dict_floor", "state_dict: a tensor handle per entry"),
+    ("state_dict_s", "state_dict_floor", "state_dict: keys, metadata, a detached handle each"),
     ("call_two_hooks_s", "call_two_hooks_floor", "call with two hooks: the design floor"),
     ("register_100_buffers_s", "register_100_buffers_floor", "register 100 buffers: an IndexMap"),
 ]
