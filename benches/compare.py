@@ -3,6 +3,11 @@ and prints one table: workload, PyTorch, modcore, ratio.
 
     python3 benches/compare.py            # PyTorch side only if `import torch` works
     /work/torchenv/bin/python benches/compare.py
+    /work/torchenv/bin/python benches/compare.py --rounds 3   # alternate the sides, medians
+
+On a shared VM one run of either side can be off by a third; `--rounds N` runs the PyTorch
+baseline and the Rust benchmark alternately N times and reports each row's median over the
+rounds (the training rows run once).
 
 The Rust side is `cargo bench --bench bookkeeping` (criterion); its medians are read from
 `target/criterion/{bookkeeping,training}/*/new/estimates.json`. The training rows compare with
@@ -11,6 +16,7 @@ The Rust side is `cargo bench --bench bookkeeping` (criterion); its medians are 
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 
@@ -85,9 +91,25 @@ def fmt(seconds):
     return f"{seconds * 1e6:10.3f} us" if seconds >= 1e-6 else f"{seconds * 1e9:10.1f} ns"
 
 
+def medians(rounds):
+    """Each key's median over the rounds' dicts (non-numeric values from the first round)."""
+    out = {}
+    for key, value in rounds[0].items():
+        values = [r[key] for r in rounds if key in r]
+        out[key] = statistics.median(values) if isinstance(value, float) else value
+    return out
+
+
 def main():
-    torch_values = pytorch()
-    rust_values, memory = rust()
+    rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 1
+    torch_rounds, rust_rounds = [], []
+    for _ in range(rounds):
+        torch_rounds.append(pytorch())
+        values, memory = rust()
+        rust_rounds.append(values)
+    torch_values, rust_values = medians(torch_rounds), medians(rust_rounds)
+    if rounds > 1:
+        print(f"medians of {rounds} alternating rounds")
     print(f"{'workload':40s} {'PyTorch':>14s} {'modcore':>14s} {'ratio':>9s}")
     for key, bench, label in WORKLOADS:
         t, r = torch_values.get(key), rust_values[bench]
