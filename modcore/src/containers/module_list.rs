@@ -2,6 +2,8 @@
 
 use std::marker::PhantomData;
 
+use compact_str::ToCompactString;
+
 use super::{list, registry};
 use crate::{Error, Module, ModuleCore, Tensor};
 
@@ -49,9 +51,9 @@ impl<T: Tensor> ModuleList<T> {
 
     /// Appends a boxed module.
     pub fn push_boxed(&mut self, module: Box<dyn Module<T>>) -> &mut Self {
-        let name = self.len().to_string();
+        let name = self.len().to_compact_string();
         let module = list::registered(&*self, &name, module);
-        self.modules_mut().insert(name.into(), module);
+        self.modules_mut().insert(name, module);
         self
     }
 

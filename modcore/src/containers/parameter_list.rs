@@ -2,6 +2,8 @@
 
 use std::marker::PhantomData;
 
+use compact_str::ToCompactString;
+
 use super::{position, registry};
 use crate::hooks::global::run_parameter_hooks;
 use crate::{Error, ModuleCore, Parameter, Tensor};
@@ -46,11 +48,11 @@ impl<T: Tensor> ParameterList<T> {
 
     /// Appends a parameter (registration hooks included); returns the list.
     pub fn push(&mut self, parameter: Parameter<T>) -> &mut Self {
-        let name = self.len().to_string();
+        let name = self.len().to_compact_string();
         let parameter = run_parameter_hooks(&*self, &name, parameter);
         registry::<T>(&mut self.core)
             .parameters
-            .insert(name.into(), Some(parameter));
+            .insert(name, Some(parameter));
         self
     }
 

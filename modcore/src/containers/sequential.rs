@@ -4,6 +4,8 @@ use std::any::TypeId;
 use std::collections::HashMap;
 use std::marker::PhantomData;
 
+use compact_str::ToCompactString;
+
 use super::{list, registry};
 use crate::{Error, Forward, ForwardResult, Module, ModuleCore, ModuleHooks, Tensor};
 
@@ -84,9 +86,9 @@ impl<T: Tensor> Sequential<T> {
     /// Appends a module as entry `len` (registration hooks included); returns the sequence.
     pub fn push<M: Forward<T, T, Output = T>>(&mut self, module: M) -> &mut Self {
         self.calls.insert(TypeId::of::<M>(), call_as::<T, M>);
-        let name = self.len().to_string();
+        let name = self.len().to_compact_string();
         let module = list::registered(&*self, &name, Box::new(module));
-        self.modules_mut().insert(name.into(), module);
+        self.modules_mut().insert(name, module);
         self
     }
 
@@ -189,9 +191,9 @@ impl<T: Tensor> Sequential<T> {
         self.calls.extend(other.calls.drain());
         let moved: Vec<_> = std::mem::take(other.modules_mut()).into_values().collect();
         for module in moved {
-            let name = self.len().to_string();
+            let name = self.len().to_compact_string();
             let module = module.and_then(|m| list::registered(&*self, &name, m));
-            self.modules_mut().insert(name.into(), module);
+            self.modules_mut().insert(name, module);
         }
         self
     }
