@@ -264,7 +264,7 @@ impl Impls<'_> {
         let module_where = where_with(
             self.generics,
             member_bounds
-                .chain(generic_members)
+                .chain(generic_members.iter().cloned())
                 .chain(tensor_bound.iter().cloned())
                 .chain([syn::parse_quote!(
                     Self: ::core::marker::Send + ::core::marker::Sync + 'static
@@ -275,9 +275,14 @@ impl Impls<'_> {
         } else {
             syn::parse_quote!(Self: __s::Module<#t>)
         };
+        // The table's bounds too: `walk_member` reads the table.
         let access_where = where_with(
             self.generics,
-            tensor_bound.iter().cloned().chain([access_bound]),
+            tensor_bound
+                .iter()
+                .cloned()
+                .chain(generic_members)
+                .chain([access_bound]),
         );
         let string = quote!(__s::String);
         let option = quote!(::core::option::Option);
@@ -415,7 +420,7 @@ impl Impls<'_> {
                         name: &str,
                         walk: &mut __s::Walk<'__m, '_, #t>,
                     ) {
-                        __s::walk_child(self, name, walk)
+                        __s::walk_child(self, const { __s::declares(Self::MEMBERS) }, name, walk)
                     }
                     fn from_value(v: __s::Value<#t>) -> __s::FromValue<Self> {
                         __s::module_from_value(v)

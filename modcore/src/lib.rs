@@ -233,7 +233,8 @@ pub struct ReadmeDoctests;
 pub mod derive_support {
     pub use crate::module::collection::{Place, Slot, SlotMut};
     pub use crate::module::generated::{
-        assign, at, at_mut, debug, row, walk_child, walk_field, Assigned, FromValue, Printable,
+        assign, at, at_mut, debug, declares, row, walk_child, walk_field, Assigned, Declares,
+        FromValue, Printable,
     };
     pub use crate::module::member::{
         module_from_value, BufferField, OptionalSubmodule, Submodule, TensorOf,

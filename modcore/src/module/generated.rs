@@ -92,12 +92,43 @@ pub type Assigned = Option<Result<(), String>>;
 /// What `MemberAccess::from_value` returns.
 pub type FromValue<S> = Result<Box<S>, String>;
 
-/// `MemberAccess::walk_member` of a derived module: the child walked by its own type's code.
+/// Which kinds of members a derived type declares, from its table: a constant the derive
+/// passes to [`walk_child`], so a walk can tell statically that a leaf has nothing it wants.
+#[derive(Clone, Copy)]
+pub struct Declares {
+    pub(crate) parameters: bool,
+    pub(crate) buffers: bool,
+    /// Submodules or collections (which are container modules).
+    pub(crate) modules: bool,
+}
+
+/// The kinds `members` (a type's table) declares, evaluated at compile time.
+pub const fn declares(members: &[MemberInfo]) -> Declares {
+    let mut declares = Declares {
+        parameters: false,
+        buffers: false,
+        modules: false,
+    };
+    let mut i = 0;
+    while i < members.len() {
+        match members[i].kind {
+            MemberKind::Parameter => declares.parameters = true,
+            MemberKind::Buffer => declares.buffers = true,
+            MemberKind::Module => declares.modules = true,
+        }
+        i += 1;
+    }
+    declares
+}
+
+/// `MemberAccess::walk_member` of a derived module: the child walked by its own type's code,
+/// `declares` being its type's [`declares`].
 #[inline]
 pub fn walk_child<'a, T: Tensor, M: Module<T>>(
     module: &'a M,
+    declares: Declares,
     name: &str,
     walk: &mut Walk<'a, '_, T>,
 ) {
-    walk.child(name, module)
+    walk.child_declaring(name, module, declares)
 }

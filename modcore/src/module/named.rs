@@ -75,8 +75,9 @@ impl<V> Named<V> {
         self
     }
 
-    /// Appends an entry a walk reported.
-    #[inline]
+    /// Appends an entry a walk reported. Always inlined: a `Key` passed through memory is read
+    /// back in wider loads than it was written with (a store-forwarding stall per entry).
+    #[inline(always)]
     pub(crate) fn push_key(&mut self, key: Key<'_>, value: V) {
         key.write(&mut self.names);
         self.entries.push((self.names.len(), value));
@@ -232,17 +233,16 @@ impl<V: fmt::Debug> fmt::Debug for Named<V> {
     }
 }
 
-/// Appends `text` to `buffer`. Names and their segments are short, so up to 32 bytes are moved
-/// inline, as two overlapping loads and stores of the largest fitting width, rather than
-/// through a call to `memcpy` (which was a fifth of a `named_parameters`).
+/// Writes `text`'s bytes at `dst`. Names and their segments are short, so up to 32 bytes are
+/// moved inline rather than through a call to `memcpy` (which was a fifth of a
+/// `named_parameters`): up to 32 bytes as two overlapping loads and stores of the
+/// largest fitting width, one to three bytes as three byte moves (a byte loop here is compiled
+/// back into a call to `memcpy`), longer texts by `memcpy`.
+///
+/// # Safety
+/// `dst` is writable for `text.len()` bytes and does not overlap `text`.
 #[inline(always)]
-pub(crate) fn append(buffer: &mut String, text: &str) {
-    let len = text.len();
-    if len > 32 {
-        buffer.push_str(text);
-        return;
-    }
-    buffer.reserve(len);
+pub(crate) unsafe fn copy_short(text: &str, dst: *mut u8) {
     /// Copies `len` bytes, `size <= len <= 2 * size`, as the first and the last `size`.
     ///
     /// # Safety
@@ -259,45 +259,46 @@ pub(crate) fn append(buffer: &mut String, text: &str) {
                 .write_unaligned(tail);
         }
     }
-    // SAFETY: `reserve` made room for `len` more bytes after the current ones; the source is
-    // another string, so the bytes are whole UTF-8 characters and the regions are disjoint;
-    // the length grows only after the bytes are written.
+    let (src, len) = (text.as_ptr(), text.len());
+    // SAFETY: every move stays within `text` and the `len` bytes at `dst` the caller vouches
+    // for.
     unsafe {
-        let bytes = buffer.as_mut_vec();
-        let src = text.as_ptr();
-        let dst = bytes.as_mut_ptr().add(bytes.len());
         match len {
+            33.. => std::ptr::copy_nonoverlapping(src, dst, len),
             16..=32 => two::<16>(src, dst, len),
             8..=15 => two::<8>(src, dst, len),
             4..=7 => two::<4>(src, dst, len),
-            // One to three bytes (`q`, `0`, `47`) as the first, middle and last: a byte loop
-            // here is compiled back into a call to `memcpy`.
             1..=3 => {
                 *dst = *src;
                 *dst.add(len / 2) = *src.add(len / 2);
                 *dst.add(len - 1) = *src.add(len - 1);
             }
-            _ => {}
+            0 => {}
         }
-        bytes.set_len(bytes.len() + len);
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::append;
+    use crate::module::member::push_segment;
+    use crate::module::walk::Key;
 
     #[test]
-    fn append_copies_every_length() {
+    fn segments_of_every_length_are_copied() {
         let source: String = ('a'..='z').chain('A'..='Z').chain("é中".chars()).collect();
         for start in 0..4 {
-            for len in 0..=40.min(source.len() - start) {
+            for len in 0..=70.min(source.len() - start) {
                 let Some(text) = source.get(start..start + len) else {
                     continue;
                 };
-                let mut buffer = String::from("x.");
-                append(&mut buffer, text);
+                let mut buffer = String::from("x");
+                push_segment(&mut buffer, text);
                 assert_eq!(buffer, format!("x.{text}"));
+                let mut joined = String::from("x");
+                Key::new(text, "w").write(&mut joined);
+                Key::new("p", text).write(&mut joined);
+                let dot = if text.is_empty() { "" } else { "." };
+                assert_eq!(joined, format!("x{text}{dot}wp{dot}{text}"));
             }
         }
     }

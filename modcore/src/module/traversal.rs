@@ -110,51 +110,25 @@ pub(crate) fn visit_members_mut<T: Tensor, M: Module<T> + ?Sized>(
     }
 }
 
-/// Collects the modules a walk enters, the root unless `skip_root`.
-struct Modules<'a, T: Tensor> {
-    out: Named<&'a dyn Module<T>>,
-    skip_root: bool,
-}
-
-impl<'a, T: Tensor> Sink<'a, T> for Modules<'a, T> {
-    #[inline]
-    fn enter(&mut self, parent: &str, name: &str, module: &'a dyn Module<T>) {
-        if std::mem::take(&mut self.skip_root) {
-            return;
-        }
-        self.out.push_key(Key::new(parent, name), module);
-    }
-}
-
 pub(crate) fn named_children<T: Tensor>(module: &dyn Module<T>) -> Named<&dyn Module<T>> {
-    let mut children = Modules {
-        out: Named::default(),
-        skip_root: true,
-    };
     let wants = Wants {
-        modules: true,
+        skip_root: true,
         depth: 1,
         ..Wants::default()
     };
-    Walk::run(module, "", wants, &mut children);
-    children.out
+    Walk::run_named_modules(module, "", wants, Named::default())
 }
 
 pub(crate) fn named_modules<'a, T: Tensor>(
     module: &'a dyn Module<T>,
     prefix: &str,
 ) -> Named<&'a dyn Module<T>> {
-    let mut modules = Modules {
-        out: Named::for_walk(MemberKind::Module),
-        skip_root: false,
-    };
     let wants = Wants {
-        modules: true,
         depth: usize::MAX,
         ..Wants::default()
     };
-    Walk::run(module, prefix, wants, &mut modules);
-    modules.out.walked(MemberKind::Module)
+    let modules = Named::for_walk(MemberKind::Module);
+    Walk::run_named_modules(module, prefix, wants, modules).walked(MemberKind::Module)
 }
 
 /// A kind of tensor entry a walk reports (parameters or buffers), and how it tells two

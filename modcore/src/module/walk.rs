@@ -19,8 +19,10 @@
 
 use std::fmt;
 
+use crate::module::generated::Declares;
 use crate::module::member::{push_segment, Attr};
-use crate::module::named::append;
+use crate::module::named::copy_short;
+use crate::module::named::Named;
 use crate::module::registry::Registry;
 use crate::{Buffer, MemberKind, Module, ModuleCore, Parameter, Tensor};
 
@@ -58,15 +60,25 @@ impl<'k> Key<'k> {
         buffer
     }
 
-    /// Appends the joined name to `out`.
+    /// Appends the joined name to `out`: one capacity check and one length update for the
+    /// three parts.
     #[inline(always)]
     pub(crate) fn write(&self, out: &mut String) {
-        out.reserve(self.len());
-        append(out, self.parent);
-        if self.dot() {
-            out.push('.');
+        let len = self.len();
+        out.reserve(len);
+        // SAFETY: `reserve` made room for `len` bytes after the current ones, which the parts
+        // fill exactly; they are whole UTF-8 characters (two other strings and a dot), and the
+        // length grows only after they are written.
+        unsafe {
+            let bytes = out.as_mut_vec();
+            let dst = bytes.as_mut_ptr().add(bytes.len());
+            copy_short(self.parent, dst);
+            if self.dot() {
+                *dst.add(self.parent.len()) = b'.';
+            }
+            copy_short(self.name, dst.add(len - self.name.len()));
+            bytes.set_len(bytes.len() + len);
         }
-        append(out, self.name);
     }
 }
 
@@ -106,10 +118,22 @@ pub(crate) trait Sink<'a, T: Tensor> {
     }
 }
 
+/// A sink that is told nothing.
+struct NoSink;
+
+impl<T: Tensor> Sink<'_, T> for NoSink {}
+
 /// What a walk reports, and how deep it goes.
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Wants {
+    /// Modules, entered, reported to the sink.
     pub(crate) modules: bool,
+    /// Modules, entered, collected into the walk's own [`Named`] ([`Walk::run_named_modules`]):
+    /// written where the walk meets them, with no call to a sink, since that list is all a
+    /// `named_modules` is.
+    pub(crate) named_modules: bool,
+    /// The root is not entered or left (`named_children`).
+    pub(crate) skip_root: bool,
     /// Modules with hooks, entered and left: the walk tells them from the others where a
     /// module's type is known statically, so a sink that runs hooks makes no dynamic call for
     /// the (usual) modules without any.
@@ -131,6 +155,8 @@ pub struct Walk<'a, 's, T: Tensor> {
     wants: Wants,
     /// The depth of the module being walked (the root is 0).
     depth: usize,
+    /// The modules entered, if [`Wants::named_modules`].
+    named_modules: Named<&'a dyn Module<T>>,
     sink: &'s mut dyn Sink<'a, T>,
 }
 
@@ -157,12 +183,44 @@ impl<'a, 's, T: Tensor> Walk<'a, 's, T> {
             path: std::mem::take(path),
             wants,
             depth: 0,
+            named_modules: Named::default(),
             sink,
         };
-        walk.enter("", root);
-        root.walk(&mut walk);
-        walk.leave("", root);
+        walk.root(root);
         *path = walk.path;
+    }
+
+    /// Walks `root` (named `prefix`) and what `wants` asks for below it, with
+    /// [`Wants::named_modules`], into `modules`, and returns them.
+    pub(crate) fn run_named_modules(
+        root: &'a dyn Module<T>,
+        prefix: &str,
+        wants: Wants,
+        modules: Named<&'a dyn Module<T>>,
+    ) -> Named<&'a dyn Module<T>> {
+        let mut walk = Walk {
+            path: prefix.to_owned(),
+            wants: Wants {
+                named_modules: true,
+                ..wants
+            },
+            depth: 0,
+            named_modules: modules,
+            sink: &mut NoSink,
+        };
+        walk.root(root);
+        walk.named_modules
+    }
+
+    /// The root entered, walked and left.
+    fn root(&mut self, root: &'a dyn Module<T>) {
+        if self.wants.skip_root {
+            root.walk(self);
+        } else {
+            self.enter("", root);
+            root.walk(self);
+            self.leave("", root);
+        }
     }
 
     /// Reports `module`, called `name` under the current path, as entered.
@@ -170,6 +228,10 @@ impl<'a, 's, T: Tensor> Walk<'a, 's, T> {
     fn enter<M: Module<T> + ?Sized>(&mut self, name: &str, module: &'a M) {
         if self.wants.modules {
             self.sink.enter(&self.path, name, module.as_dyn());
+        }
+        if self.wants.named_modules {
+            let key = Key::new(&self.path, name);
+            self.named_modules.push_key(key, module.as_dyn());
         }
         if self.wants.hooked && module.core().hooks_if_any().is_some() {
             self.sink.enter_hooked(&self.path, name, module.as_dyn());
@@ -193,8 +255,32 @@ impl<'a, 's, T: Tensor> Walk<'a, 's, T> {
         self.depth += 1;
         module.walk(self);
         self.depth -= 1;
-        self.path.truncate(len);
+        // SAFETY: `len` was the path's length, so it ends a character.
+        unsafe { self.path.as_mut_vec().truncate(len) };
         self.leave(name, module);
+    }
+
+    /// A child of a type that declares the member kinds `declares`: walked as by
+    /// [`child`](Self::child), unless nothing below it can be wanted (its type declares no
+    /// member the walk reports and nothing was registered in it at run time). Such a leaf is
+    /// only entered and left, with no path segment and no walk of its own: most modules of a
+    /// model are leaves of a `named_modules`.
+    #[inline(always)]
+    pub(crate) fn child_declaring<M: Module<T>>(
+        &mut self,
+        name: &str,
+        module: &'a M,
+        declares: Declares,
+    ) {
+        let wanted = (self.wants.parameters && declares.parameters)
+            || (self.wants.buffers && declares.buffers)
+            || (self.depth + 1 < self.wants.depth && declares.modules);
+        if wanted || module.core().registry::<T>().is_some() {
+            self.child(name, module);
+        } else {
+            self.enter(name, module);
+            self.leave(name, module);
+        }
     }
 
     /// A parameter called `name` of the module being walked.
