@@ -354,6 +354,7 @@ impl Impls<'_> {
                     _ => #option::None,
                 }
             }
+            #[inline]
             fn walk_declared<'__m>(
                 &'__m self,
                 kind: __s::MemberKind,

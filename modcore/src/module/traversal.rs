@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::module::member::{push_segment, Attr, AttrMut};
-use crate::module::walk::{Key, Sink, Walk, Wants};
+use crate::module::walk::{Collected, Key, Sink, Walk, Wants};
 use crate::{Buffer, MemberKind, Module, Named, Parameter, Tensor};
 
 /// Hashes the addresses that identify parameters and buffers: one multiplication (Fibonacci
@@ -112,11 +112,12 @@ pub(crate) fn visit_members_mut<T: Tensor, M: Module<T> + ?Sized>(
 
 pub(crate) fn named_children<T: Tensor>(module: &dyn Module<T>) -> Named<&dyn Module<T>> {
     let wants = Wants {
+        modules: true,
         skip_root: true,
         depth: 1,
         ..Wants::default()
     };
-    Walk::run_named_modules(module, "", wants, Named::default())
+    Walk::run_collecting(module, "", wants, Collected::default()).modules
 }
 
 pub(crate) fn named_modules<'a, T: Tensor>(
@@ -124,11 +125,16 @@ pub(crate) fn named_modules<'a, T: Tensor>(
     prefix: &str,
 ) -> Named<&'a dyn Module<T>> {
     let wants = Wants {
+        modules: true,
         depth: usize::MAX,
         ..Wants::default()
     };
-    let modules = Named::for_walk(MemberKind::Module);
-    Walk::run_named_modules(module, prefix, wants, modules).walked(MemberKind::Module)
+    let collected = Collected {
+        modules: Named::for_walk(MemberKind::Module),
+        ..Collected::default()
+    };
+    let collected = Walk::run_collecting(module, prefix, wants, collected);
+    collected.modules.walked(MemberKind::Module)
 }
 
 /// A kind of tensor entry a walk reports (parameters or buffers), and how it tells two
@@ -139,6 +145,8 @@ pub(crate) trait TensorEntry<T: Tensor> {
     /// The value's identity, if another handle to it exists (a value with one handle cannot be
     /// met twice).
     fn shared_key(&self) -> Option<usize>;
+    /// The list of a walk's [`Collected`] this kind goes into.
+    fn collected<'c, 'a>(collected: &'c mut Collected<'a, T>) -> &'c mut Named<&'a Self>;
 }
 
 impl<T: Tensor> TensorEntry<T> for Parameter<T> {
@@ -146,6 +154,10 @@ impl<T: Tensor> TensorEntry<T> for Parameter<T> {
     #[inline]
     fn extract(attr: Attr<'_, T>) -> Option<&Self> {
         attr.parameter()
+    }
+    #[inline]
+    fn collected<'c, 'a>(collected: &'c mut Collected<'a, T>) -> &'c mut Named<&'a Self> {
+        &mut collected.parameters
     }
     #[inline]
     fn shared_key(&self) -> Option<usize> {
@@ -158,6 +170,10 @@ impl<T: Tensor> TensorEntry<T> for Buffer<T> {
     #[inline]
     fn extract(attr: Attr<'_, T>) -> Option<&Self> {
         attr.buffer()
+    }
+    #[inline]
+    fn collected<'c, 'a>(collected: &'c mut Collected<'a, T>) -> &'c mut Named<&'a Self> {
+        &mut collected.buffers
     }
     #[inline]
     fn shared_key(&self) -> Option<usize> {
@@ -237,14 +253,22 @@ pub(crate) fn named_tensors<'a, T: Tensor, X: TensorEntry<T> + 'a>(
     recurse: bool,
     remove_duplicate: bool,
 ) -> Named<&'a X> {
-    // Only a whole-tree walk is sized from the last one (a module's own entries are few).
-    let mut out = match recurse {
-        true => Named::for_walk(X::KIND),
-        false => Named::default(),
+    let wants = Wants {
+        parameters: X::KIND == MemberKind::Parameter,
+        buffers: X::KIND == MemberKind::Buffer,
+        depth: if recurse { usize::MAX } else { 0 },
+        ..Wants::default()
     };
-    visit_tensors(module, prefix, recurse, remove_duplicate, |name, value| {
-        out.push_key(name, value)
-    });
+    let mut collected = Collected {
+        seen: remove_duplicate.then(AddressSet::default),
+        ..Collected::default()
+    };
+    // Only a whole-tree walk is sized from the last one (a module's own entries are few).
+    if recurse {
+        *X::collected(&mut collected) = Named::for_walk(X::KIND);
+    }
+    let mut collected = Walk::run_collecting(module, prefix, wants, collected);
+    let out = std::mem::take(X::collected(&mut collected));
     match recurse {
         true => out.walked(X::KIND),
         false => out,

@@ -24,6 +24,7 @@ use crate::module::member::{push_segment, Attr};
 use crate::module::named::copy_short;
 use crate::module::named::Named;
 use crate::module::registry::Registry;
+use crate::module::traversal::{AddressSet, TensorEntry};
 use crate::{Buffer, MemberKind, Module, ModuleCore, Parameter, Tensor};
 
 /// The dotted name of a walked entry: the path of its module and its own name.
@@ -118,6 +119,55 @@ pub(crate) trait Sink<'a, T: Tensor> {
     }
 }
 
+/// What a walk with [`Wants::collect`] met: the lists `named_modules`, `named_parameters` and
+/// `named_buffers` return.
+pub(crate) struct Collected<'a, T: Tensor> {
+    pub(crate) modules: Named<&'a dyn Module<T>>,
+    pub(crate) parameters: Named<&'a Parameter<T>>,
+    pub(crate) buffers: Named<&'a Buffer<T>>,
+    /// With PyTorch's `remove_duplicate`, the identities of the shared tensors met so far.
+    pub(crate) seen: Option<AddressSet>,
+}
+
+impl<T: Tensor> Default for Collected<'_, T> {
+    fn default() -> Self {
+        Collected {
+            modules: Named::default(),
+            parameters: Named::default(),
+            buffers: Named::default(),
+            seen: None,
+        }
+    }
+}
+
+impl<'a, T: Tensor> Collected<'a, T> {
+    /// Adds `value`, called `name` under `parent`, to `named`, unless `seen` (if duplicates
+    /// are removed) has met it. Only a value with several handles can be met twice, so only
+    /// those are looked up.
+    #[inline(always)]
+    fn push<X: TensorEntry<T>>(
+        seen: &mut Option<AddressSet>,
+        named: &mut Named<&'a X>,
+        parent: &str,
+        name: &str,
+        value: &'a X,
+    ) {
+        if let (Some(seen), Some(identity)) = (seen, value.shared_key()) {
+            if !first_time(seen, identity) {
+                return;
+            }
+        }
+        named.push_key(Key::new(parent, name), value);
+    }
+}
+
+/// Whether `identity` is met for the first time; out of line, so the walk's inlined code stays
+/// small (only shared values are looked up at all).
+#[inline(never)]
+fn first_time(seen: &mut AddressSet, identity: usize) -> bool {
+    seen.insert(identity)
+}
+
 /// A sink that is told nothing.
 struct NoSink;
 
@@ -128,10 +178,11 @@ impl<T: Tensor> Sink<'_, T> for NoSink {}
 pub(crate) struct Wants {
     /// Modules, entered, reported to the sink.
     pub(crate) modules: bool,
-    /// Modules, entered, collected into the walk's own [`Named`] ([`Walk::run_named_modules`]):
-    /// written where the walk meets them, with no call to a sink, since that list is all a
-    /// `named_modules` is.
-    pub(crate) named_modules: bool,
+    /// What is wanted is collected into the walk's own lists ([`Collected`],
+    /// [`Walk::run_collecting`]) rather than reported to the sink: written where the walk meets
+    /// it, with no call to a sink, since those lists are all a `named_modules` or a
+    /// `named_parameters` is.
+    pub(crate) collect: bool,
     /// The root is not entered or left (`named_children`).
     pub(crate) skip_root: bool,
     /// Modules with hooks, entered and left: the walk tells them from the others where a
@@ -155,8 +206,8 @@ pub struct Walk<'a, 's, T: Tensor> {
     wants: Wants,
     /// The depth of the module being walked (the root is 0).
     depth: usize,
-    /// The modules entered, if [`Wants::named_modules`].
-    named_modules: Named<&'a dyn Module<T>>,
+    /// What was met, if [`Wants::collect`].
+    collected: Collected<'a, T>,
     sink: &'s mut dyn Sink<'a, T>,
 }
 
@@ -183,33 +234,33 @@ impl<'a, 's, T: Tensor> Walk<'a, 's, T> {
             path: std::mem::take(path),
             wants,
             depth: 0,
-            named_modules: Named::default(),
+            collected: Collected::default(),
             sink,
         };
         walk.root(root);
         *path = walk.path;
     }
 
-    /// Walks `root` (named `prefix`) and what `wants` asks for below it, with
-    /// [`Wants::named_modules`], into `modules`, and returns them.
-    pub(crate) fn run_named_modules(
+    /// Walks `root` (named `prefix`) and what `wants` asks for below it into `collected`
+    /// ([`Wants::collect`]), and returns it.
+    pub(crate) fn run_collecting(
         root: &'a dyn Module<T>,
         prefix: &str,
         wants: Wants,
-        modules: Named<&'a dyn Module<T>>,
-    ) -> Named<&'a dyn Module<T>> {
+        collected: Collected<'a, T>,
+    ) -> Collected<'a, T> {
         let mut walk = Walk {
             path: prefix.to_owned(),
             wants: Wants {
-                named_modules: true,
+                collect: true,
                 ..wants
             },
             depth: 0,
-            named_modules: modules,
+            collected,
             sink: &mut NoSink,
         };
         walk.root(root);
-        walk.named_modules
+        walk.collected
     }
 
     /// The root entered, walked and left.
@@ -227,11 +278,12 @@ impl<'a, 's, T: Tensor> Walk<'a, 's, T> {
     #[inline(always)]
     fn enter<M: Module<T> + ?Sized>(&mut self, name: &str, module: &'a M) {
         if self.wants.modules {
-            self.sink.enter(&self.path, name, module.as_dyn());
-        }
-        if self.wants.named_modules {
-            let key = Key::new(&self.path, name);
-            self.named_modules.push_key(key, module.as_dyn());
+            if self.wants.collect {
+                let key = Key::new(&self.path, name);
+                self.collected.modules.push_key(key, module.as_dyn());
+            } else {
+                self.sink.enter(&self.path, name, module.as_dyn());
+            }
         }
         if self.wants.hooked && module.core().hooks_if_any().is_some() {
             self.sink.enter_hooked(&self.path, name, module.as_dyn());
@@ -286,14 +338,25 @@ impl<'a, 's, T: Tensor> Walk<'a, 's, T> {
     /// A parameter called `name` of the module being walked.
     #[inline(always)]
     pub(crate) fn parameter(&mut self, name: &str, parameter: &'a Parameter<T>) {
-        self.sink.parameter(&self.path, name, parameter);
+        if self.wants.collect {
+            let named = &mut self.collected.parameters;
+            Collected::push(&mut self.collected.seen, named, &self.path, name, parameter);
+        } else {
+            self.sink.parameter(&self.path, name, parameter);
+        }
     }
 
     /// A buffer called `name` of the module being walked; a non-persistent one is skipped when
     /// only persistent ones are wanted.
     #[inline(always)]
     pub(crate) fn buffer(&mut self, name: &str, buffer: &'a Buffer<T>, persistent: bool) {
-        if persistent || !self.wants.persistent_only {
+        if !persistent && self.wants.persistent_only {
+            return;
+        }
+        if self.wants.collect {
+            let named = &mut self.collected.buffers;
+            Collected::push(&mut self.collected.seen, named, &self.path, name, buffer);
+        } else {
             self.sink.buffer(&self.path, name, buffer);
         }
     }
