@@ -181,6 +181,16 @@ impl<T: Tensor> TensorEntry<T> for Buffer<T> {
     }
 }
 
+/// What a walk of `X` entries wants: with `recurse` the whole tree's, otherwise the root's.
+fn tensors_wanted<T: Tensor, X: TensorEntry<T>>(recurse: bool) -> Wants {
+    Wants {
+        parameters: X::KIND == MemberKind::Parameter,
+        buffers: X::KIND == MemberKind::Buffer,
+        depth: if recurse { usize::MAX } else { 0 },
+        ..Wants::default()
+    }
+}
+
 /// PyTorch's `_named_members`: for each module in `named_modules` order (or just this one
 /// without `recurse`), its own entries of one kind, skipping `None` and, with
 /// `remove_duplicate`, entries already reported (by identity, across the whole walk). Generic
@@ -232,12 +242,7 @@ fn visit_tensors<'a, T: Tensor, X: TensorEntry<T> + 'a, F: FnMut(Key<'_>, &'a X)
         }
     }
 
-    let wants = Wants {
-        parameters: X::KIND == MemberKind::Parameter,
-        buffers: X::KIND == MemberKind::Buffer,
-        depth: if recurse { usize::MAX } else { 0 },
-        ..Wants::default()
-    };
+    let wants = tensors_wanted::<T, X>(recurse);
     let mut sink = Tensors {
         seen: remove_duplicate.then(AddressSet::default),
         f,
@@ -253,12 +258,7 @@ pub(crate) fn named_tensors<'a, T: Tensor, X: TensorEntry<T> + 'a>(
     recurse: bool,
     remove_duplicate: bool,
 ) -> Named<&'a X> {
-    let wants = Wants {
-        parameters: X::KIND == MemberKind::Parameter,
-        buffers: X::KIND == MemberKind::Buffer,
-        depth: if recurse { usize::MAX } else { 0 },
-        ..Wants::default()
-    };
+    let wants = tensors_wanted::<T, X>(recurse);
     let mut collected = Collected {
         seen: remove_duplicate.then(AddressSet::default),
         ..Collected::default()
