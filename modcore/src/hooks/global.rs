@@ -16,7 +16,9 @@ use std::any::Any;
 use std::sync::Arc;
 
 use crate::hooks::call::{AnyForwardHook, AnyPostHook, AnyPreHook};
-use crate::hooks::storage::{global_hooks, AlwaysCallFlag, HookKind, HookOptions, RemovableHandle};
+use crate::hooks::storage::{
+    global_hooks, global_hooks_if_any, AlwaysCallFlag, HookKind, HookOptions, RemovableHandle,
+};
 use crate::{Buffer, Module, Parameter, Tensor};
 
 type ParameterHook<T> =
@@ -91,9 +93,14 @@ pub fn register_module_module_registration_hook<T: Tensor>(
     )
 }
 
-/// Runs the global hooks of `kind` whose type is `H`, on a snapshot, chaining replacements.
+/// Runs the global hooks of `kind` whose type is `H`, on a snapshot, chaining replacements
+/// (nothing to read if no global hook was ever registered).
+#[inline]
 fn run<H: 'static, V>(kind: HookKind, mut value: V, call: impl Fn(&H, &V) -> Option<V>) -> V {
-    let hooks = global_hooks().snapshot();
+    let Some(hooks) = global_hooks_if_any() else {
+        return value;
+    };
+    let hooks = hooks.snapshot();
     for (_, entry) in hooks.iter(kind) {
         if let Some(hook) = entry.hook_as::<H>() {
             if let Some(replacement) = call(hook, &value) {

@@ -51,10 +51,39 @@ struct CoreState {
 
 type Views = HashMap<(usize, TypeId), Box<dyn Any + Send + Sync>, foldhash::fast::RandomState>;
 
-/// A `Registry<T>` with its tensor type erased, and that type's name for error messages.
+/// A `Registry<T>` with its tensor type erased, that type's name for error messages, and the
+/// registry's type id: a registration and a walk compare it with one constant instead of asking
+/// the box for its type through a dynamic call (`downcast_ref`).
 struct TypedRegistry {
     registry: Box<dyn Any + Send + Sync>,
     tensor_type: &'static str,
+    type_id: TypeId,
+}
+
+impl TypedRegistry {
+    fn new<T: Tensor>() -> Self {
+        TypedRegistry {
+            registry: Box::new(Registry::<T>::default()),
+            tensor_type: std::any::type_name::<T>(),
+            type_id: TypeId::of::<Registry<T>>(),
+        }
+    }
+
+    #[inline]
+    fn get<T: Tensor>(&self) -> Option<&Registry<T>> {
+        let registry: *const (dyn Any + Send + Sync) = &*self.registry;
+        // SAFETY: the box holds a value of the type `type_id` was taken of, `Registry<T>`.
+        (self.type_id == TypeId::of::<Registry<T>>())
+            .then(|| unsafe { &*registry.cast::<Registry<T>>() })
+    }
+
+    #[inline]
+    fn get_mut<T: Tensor>(&mut self) -> Option<&mut Registry<T>> {
+        let registry: *mut (dyn Any + Send + Sync) = &mut *self.registry;
+        // SAFETY: as in `get`, and the borrow is unique.
+        (self.type_id == TypeId::of::<Registry<T>>())
+            .then(|| unsafe { &mut *registry.cast::<Registry<T>>() })
+    }
 }
 
 impl ModuleCore {
@@ -91,22 +120,12 @@ impl ModuleCore {
     /// The run-time members for tensor type `T`, if any were registered.
     #[inline]
     pub(crate) fn registry<T: Tensor>(&self) -> Option<&Registry<T>> {
-        self.state
-            .get()?
-            .members
-            .as_ref()?
-            .registry
-            .downcast_ref::<Registry<T>>()
+        self.state.get()?.members.as_ref()?.get()
     }
 
     /// The run-time members for tensor type `T`, if any were registered.
     pub(crate) fn registry_mut<T: Tensor>(&mut self) -> Option<&mut Registry<T>> {
-        self.state
-            .get_mut()?
-            .members
-            .as_mut()?
-            .registry
-            .downcast_mut::<Registry<T>>()
+        self.state.get_mut()?.members.as_mut()?.get_mut()
     }
 
     /// The run-time members for tensor type `T`, created if needed. Fails with the name of the
@@ -115,12 +134,9 @@ impl ModuleCore {
         &mut self,
     ) -> Result<&mut Registry<T>, &'static str> {
         let state = self.state.get_or_init_mut(CoreState::default);
-        let typed = state.members.get_or_insert_with(|| TypedRegistry {
-            registry: Box::new(Registry::<T>::default()),
-            tensor_type: std::any::type_name::<T>(),
-        });
+        let typed = state.members.get_or_insert_with(TypedRegistry::new::<T>);
         let held = typed.tensor_type;
-        typed.registry.downcast_mut::<Registry<T>>().ok_or(held)
+        typed.get_mut().ok_or(held)
     }
 }
 
