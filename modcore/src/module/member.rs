@@ -558,8 +558,9 @@ impl<T: Tensor, M: MemberAccess<T> + Member> MemberAccess<T> for Option<M> {
             None => AttrMut::Plain,
         }
     }
-    /// `None` is skipped by every walk, whatever it stands for.
-    #[inline]
+    /// `None` is skipped by every walk, whatever it stands for. Always inlined: a forwarder
+    /// left out of line costs a call per optional member (a `Linear`'s bias).
+    #[inline(always)]
     fn walk_member<'a>(&'a self, slot: Slot<'a>, name: &str, walk: &mut Walk<'a, '_, T>) {
         if let Some(m) = self {
             m.walk_member(slot, name, walk)

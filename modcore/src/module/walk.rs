@@ -97,9 +97,11 @@ impl fmt::Display for Key<'_> {
 /// the walk wrote it stalls on store forwarding (a fifth of a `state_dict`); two `&str`s are
 /// passed in registers. A sink rebuilds the key with [`Key::new`].
 pub(crate) trait Sink<'a, T: Tensor> {
-    /// A module, before its own entries and its children (needs [`Wants::modules`]).
-    fn enter(&mut self, parent: &str, name: &str, module: &'a dyn Module<T>) {
-        let _ = (parent, name, module);
+    /// A module, before its own entries and its children (needs [`Wants::modules`]), with its
+    /// state-dict `version` (read where the module's type is static, so a derived type's is a
+    /// constant, not a dynamic call).
+    fn enter(&mut self, parent: &str, name: &str, module: &'a dyn Module<T>, version: u32) {
+        let _ = (parent, name, module, version);
     }
     /// A module that has hooks, after [`enter`](Sink::enter) (needs [`Wants::hooked`]).
     fn enter_hooked(&mut self, parent: &str, name: &str, module: &'a dyn Module<T>) {
@@ -282,7 +284,8 @@ impl<'a, 's, T: Tensor> Walk<'a, 's, T> {
                 let key = Key::new(&self.path, name);
                 self.collected.modules.push_key(key, module.as_dyn());
             } else {
-                self.sink.enter(&self.path, name, module.as_dyn());
+                let version = module.version();
+                self.sink.enter(&self.path, name, module.as_dyn(), version);
             }
         }
         if self.wants.hooked && module.core().hooks_if_any().is_some() {

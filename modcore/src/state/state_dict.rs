@@ -249,9 +249,9 @@ pub(crate) fn state_dict<T: Tensor>(module: &dyn Module<T>, prefix: &str) -> Sta
         out: StateDict<T>,
     }
     impl<'a, T: Tensor> Sink<'a, T> for Saving<T> {
-        fn enter(&mut self, parent: &str, name: &str, module: &'a dyn Module<T>) {
+        fn enter(&mut self, parent: &str, name: &str, _: &'a dyn Module<T>, version: u32) {
             let metadata = ModuleMetadata {
-                version: Some(module.version()),
+                version: Some(version),
             };
             self.out.metadata.push_key(Key::new(parent, name), metadata);
         }
