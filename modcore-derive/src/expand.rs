@@ -354,7 +354,6 @@ impl Impls<'_> {
                     _ => #option::None,
                 }
             }
-            #[inline]
             fn walk_declared<'__m>(
                 &'__m self,
                 kind: __s::MemberKind,
