@@ -499,3 +499,79 @@ fn generic_structs_keep_their_bounds() {
     );
     assert_eq!(Wrap::<Linear, T>::MEMBERS[0].ty, "M");
 }
+
+/// A walk reports a leaf (a child whose type declares nothing the walk wants) without walking
+/// it, unless members were registered in it at run time: those are reported as before.
+#[test]
+fn leaves_with_run_time_members_are_walked() {
+    #[derive(Module)]
+    struct Pair {
+        core: ModuleCore,
+        act: Empty,
+        fc: Linear,
+        depth2: Seq,
+    }
+    let mut m = Pair {
+        core: ModuleCore::new(),
+        act: empty(),
+        fc: Linear::new(1, 1),
+        depth2: basic().2,
+    };
+    let modules = ["", "act", "fc", "depth2", "depth2.0", "depth2.0.l1"];
+    assert_eq!(names(m.named_modules()), modules);
+    let buffers = ["depth2.0.dummy_buf", "depth2.0.l1.layer_dummy_buf"];
+    assert_eq!(names(m.named_buffers()), buffers);
+
+    m.act
+        .register_buffer("steps", Some(zeros(&[1])), true)
+        .unwrap();
+    m.act
+        .register_module("inner", Some(Box::new(Linear::new(1, 1))))
+        .unwrap();
+    m.fc.register_module("lora", Some(Box::new(empty())))
+        .unwrap();
+    assert_eq!(
+        names(m.named_modules()),
+        [
+            "",
+            "act",
+            "act.inner",
+            "fc",
+            "fc.lora",
+            "depth2",
+            "depth2.0",
+            "depth2.0.l1"
+        ]
+    );
+    assert_eq!(names(m.named_children()), ["act", "fc", "depth2"]);
+    assert_eq!(
+        names(m.named_buffers()),
+        ["act.steps", buffers[0], buffers[1]]
+    );
+    assert_eq!(
+        names(m.named_parameters()),
+        [
+            "act.inner.weight",
+            "act.inner.bias",
+            "fc.weight",
+            "fc.bias",
+            "depth2.0.dummy_param",
+            "depth2.0.l1.layer_dummy_param"
+        ]
+    );
+    let keys: Vec<String> = m.state_dict().keys().map(str::to_owned).collect();
+    assert_eq!(
+        keys,
+        [
+            "act.steps",
+            "act.inner.weight",
+            "act.inner.bias",
+            "fc.weight",
+            "fc.bias",
+            "depth2.0.dummy_param",
+            "depth2.0.dummy_buf",
+            "depth2.0.l1.layer_dummy_param",
+            "depth2.0.l1.layer_dummy_buf"
+        ]
+    );
+}

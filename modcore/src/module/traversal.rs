@@ -1,7 +1,8 @@
 //! Walking a module tree: children, modules, parameters and buffers in PyTorch's order.
 //!
-//! The walks are [`Walk`](crate::module::walk)s with a sink that keeps what the caller asked
-//! for; only the names a caller keeps are copied. `visit_members` (a module's own entries of
+//! The walks are [`Walk`](crate::module::walk)s: `named_modules`, `named_parameters` and
+//! `named_buffers` let the walk collect their lists itself, the visitors give it a sink that
+//! calls the caller's function; only the names a caller keeps are copied. `visit_members` (a module's own entries of
 //! one kind) is here too, for the operations that look at one module at a time.
 
 use std::collections::HashSet;

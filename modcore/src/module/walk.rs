@@ -21,8 +21,7 @@ use std::fmt;
 
 use crate::module::generated::Declares;
 use crate::module::member::{push_segment, Attr};
-use crate::module::named::copy_short;
-use crate::module::named::Named;
+use crate::module::named::{copy_short, Named};
 use crate::module::registry::Registry;
 use crate::module::traversal::{AddressSet, TensorEntry};
 use crate::{Buffer, MemberKind, Module, ModuleCore, Parameter, Tensor};
