@@ -376,19 +376,7 @@ impl<T: Tensor> From<Box<dyn Module<T>>> for Value<T> {
 #[inline]
 pub fn push_segment(path: &mut String, segment: &str) -> usize {
     let len = path.len();
-    let dot = usize::from(len != 0);
-    path.reserve(dot + segment.len());
-    // SAFETY: `reserve` made room for the dot and the segment after the current bytes; both
-    // are whole UTF-8 characters, and the length grows only after they are written.
-    unsafe {
-        let bytes = path.as_mut_vec();
-        let dst = bytes.as_mut_ptr().add(len);
-        if dot == 1 {
-            *dst = b'.';
-        }
-        crate::module::named::copy_short(segment, dst.add(dot));
-        bytes.set_len(len + dot + segment.len());
-    }
+    crate::module::named::append_joined(path, "", len != 0, segment);
     len
 }
 

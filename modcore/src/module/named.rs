@@ -233,16 +233,38 @@ impl<V: fmt::Debug> fmt::Debug for Named<V> {
     }
 }
 
-/// Writes `text`'s bytes at `dst`. Names and their segments are short, so up to 32 bytes are
-/// moved inline rather than through a call to `memcpy` (which was a fifth of a
-/// `named_parameters`): up to 32 bytes as two overlapping loads and stores of the
-/// largest fitting width, one to three bytes as three byte moves (a byte loop here is compiled
-/// back into a call to `memcpy`), longer texts by `memcpy`.
+/// Appends `head`, a dot if `dot`, and `tail` to `out`, with one capacity check and one length
+/// update for the three parts: a joined name (`Key::write`) or a path segment
+/// (`push_segment`).
+#[inline(always)]
+pub(crate) fn append_joined(out: &mut String, head: &str, dot: bool, tail: &str) {
+    let len = head.len() + usize::from(dot) + tail.len();
+    out.reserve(len);
+    // SAFETY: `reserve` made room for `len` bytes after the current ones, which the parts fill
+    // exactly; they are whole UTF-8 characters (two other strings and a dot), and the length
+    // grows only after they are written.
+    unsafe {
+        let bytes = out.as_mut_vec();
+        let dst = bytes.as_mut_ptr().add(bytes.len());
+        copy_short(head, dst);
+        if dot {
+            *dst.add(head.len()) = b'.';
+        }
+        copy_short(tail, dst.add(len - tail.len()));
+        bytes.set_len(bytes.len() + len);
+    }
+}
+
+/// Writes `text`'s bytes at `dst`. Names and their segments are short, so they are moved
+/// inline rather than through a call to `memcpy` (which was a fifth of a `named_parameters`):
+/// up to 32 bytes as two overlapping loads and stores of the largest fitting width, one to
+/// three bytes as three byte moves (a byte loop here is compiled back into a call to
+/// `memcpy`); only longer texts go through `memcpy`.
 ///
 /// # Safety
 /// `dst` is writable for `text.len()` bytes and does not overlap `text`.
 #[inline(always)]
-pub(crate) unsafe fn copy_short(text: &str, dst: *mut u8) {
+unsafe fn copy_short(text: &str, dst: *mut u8) {
     /// Copies `len` bytes, `size <= len <= 2 * size`, as the first and the last `size`.
     ///
     /// # Safety

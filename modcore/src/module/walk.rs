@@ -21,7 +21,7 @@ use std::fmt;
 
 use crate::module::generated::Declares;
 use crate::module::member::{push_segment, Attr};
-use crate::module::named::{copy_short, Named};
+use crate::module::named::{append_joined, Named};
 use crate::module::registry::Registry;
 use crate::module::traversal::{AddressSet, TensorEntry};
 use crate::{Buffer, MemberKind, Module, ModuleCore, Parameter, Tensor};
@@ -46,12 +46,6 @@ impl<'k> Key<'k> {
         !self.parent.is_empty() && !self.name.is_empty()
     }
 
-    /// The length of the joined name.
-    #[inline(always)]
-    pub(crate) fn len(&self) -> usize {
-        self.parent.len() + usize::from(self.dot()) + self.name.len()
-    }
-
     /// The joined name, written into `buffer` (cleared first).
     #[inline]
     pub(crate) fn joined<'b>(&self, buffer: &'b mut String) -> &'b str {
@@ -60,25 +54,10 @@ impl<'k> Key<'k> {
         buffer
     }
 
-    /// Appends the joined name to `out`: one capacity check and one length update for the
-    /// three parts.
+    /// Appends the joined name to `out`.
     #[inline(always)]
     pub(crate) fn write(&self, out: &mut String) {
-        let len = self.len();
-        out.reserve(len);
-        // SAFETY: `reserve` made room for `len` bytes after the current ones, which the parts
-        // fill exactly; they are whole UTF-8 characters (two other strings and a dot), and the
-        // length grows only after they are written.
-        unsafe {
-            let bytes = out.as_mut_vec();
-            let dst = bytes.as_mut_ptr().add(bytes.len());
-            copy_short(self.parent, dst);
-            if self.dot() {
-                *dst.add(self.parent.len()) = b'.';
-            }
-            copy_short(self.name, dst.add(len - self.name.len()));
-            bytes.set_len(bytes.len() + len);
-        }
+        append_joined(out, self.parent, self.dot(), self.name);
     }
 }
 
